@@ -1,0 +1,1 @@
+"""Figure recipes, the reproduction report and the ``cbn`` command line."""

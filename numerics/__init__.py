@@ -1,0 +1,1 @@
+"""Floating-point side of cbn-toolkit: Fourier algebra, closed forms, programs, engines."""

@@ -1,0 +1,1 @@
+"""Exact and symbolic side of cbn-toolkit: conventions, closed forms, claims. Imports nothing of ours."""

@@ -1,0 +1,120 @@
+"""The registry of claims: every statement of the theory that the toolkit checks numerically.
+
+A :class:`Claim` states *what* is claimed, *where* it comes from, *how* it is checked (the
+protocol) and *when it passes* (the criterion), all fixed before any number is seen. Its check
+function lives in the numerics layer and is named by a dotted path (``"module:function"``), so
+this package imports nothing of ours; :func:`run_claim` resolves it at run time.
+
+A check function has the signature ``check(mode: str) -> CheckResult`` with ``mode`` in
+``{"quick", "full"}``. Claim definitions live in one module per area (``theory.claims.linear``,
+...), each exposing ``CLAIMS: list[Claim]``; :data:`AREAS` lists those modules.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Kind = Literal["exact identity", "inequality", "asymptotic scaling", "empirical prediction"]
+KINDS: tuple[str, ...] = ("exact identity", "inequality", "asymptotic scaling",
+                          "empirical prediction")
+MODES: tuple[str, ...] = ("quick", "full")
+
+#: Modules under ``theory.claims`` that define claims, one per area.
+AREAS: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One checkable statement of the theory.
+
+    Attributes
+    ----------
+    id : dotted identifier, e.g. ``"linear.closed_form"``
+    statement : the claim, in LaTeX-friendly text
+    source : paper(s) and/or ``"our derivation"`` (THEORY.md section)
+    kind : one of :data:`KINDS`
+    protocol : sizes, depths, seeds, optimiser: how the numbers are produced
+    criterion : the pass rule, fixed in advance (with its tolerance and why)
+    check : ``"module:function"`` of the check function in the numerics layer
+    """
+
+    id: str
+    statement: str
+    source: str
+    kind: Kind
+    protocol: str
+    criterion: str
+    check: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"claim {self.id}: kind {self.kind!r} is not one of {KINDS}")
+        if ":" not in self.check:
+            raise ValueError(f"claim {self.id}: check must be 'module:function'")
+
+
+@dataclass
+class CheckResult:
+    """What a check measured. ``predicted`` and ``measured`` are numbers or short lists."""
+
+    passed: bool
+    predicted: Any
+    measured: Any
+    tolerance: Any
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def all_claims() -> list[Claim]:
+    """Every registered claim, in area order; ids are unique."""
+    claims: list[Claim] = []
+    for area in AREAS:
+        claims.extend(importlib.import_module(f"theory.claims.{area}").CLAIMS)
+    ids = [c.id for c in claims]
+    dup = {i for i in ids if ids.count(i) > 1}
+    if dup:
+        raise ValueError(f"duplicate claim ids: {sorted(dup)}")
+    return claims
+
+
+def select_claims(pattern: str | None = None) -> list[Claim]:
+    """Claims whose id matches the shell-style ``pattern`` (all when None)."""
+    claims = all_claims()
+    if pattern is None:
+        return claims
+    chosen = [c for c in claims if fnmatch.fnmatch(c.id, pattern) or pattern in c.id]
+    if not chosen:
+        raise ValueError(f"no claim id matches {pattern!r}; `cbn check --list` shows the ids")
+    return chosen
+
+
+def resolve_check(claim: Claim):
+    """Import and return the check function named by ``claim.check``."""
+    module, _, name = claim.check.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def run_claim(claim: Claim, mode: str = "quick") -> dict[str, Any]:
+    """Run one claim's check and return its report record.
+
+    The record has ``id``, ``passed``, ``predicted``, ``measured``, ``tolerance``, ``details``,
+    ``kind``, ``source``, ``statement``, ``criterion``, ``mode`` and ``seconds``. A check that
+    raises is recorded as failed with the error in ``details`` (never hidden).
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    start = time.perf_counter()
+    try:
+        result = resolve_check(claim)(mode)
+        record = asdict(result)
+    except Exception as exc:  # a crashing check is a failed check, reported with its error
+        record = {"passed": False, "predicted": None, "measured": None, "tolerance": None,
+                  "details": {"error": f"{type(exc).__name__}: {exc}"}}
+    record["passed"] = bool(record["passed"])
+    record.update(id=claim.id, kind=claim.kind, source=claim.source,
+                  statement=claim.statement, criterion=claim.criterion, mode=mode,
+                  seconds=time.perf_counter() - start)
+    return record
