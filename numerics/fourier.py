@@ -302,7 +302,9 @@ def frequency_table(spatial: Sequence[int]) -> list[dict]:
 
 def _check_stride(spatial: Sequence[int], stride: int) -> None:
     if stride < 1 or any(n % stride for n in spatial):
-        raise ValueError(f"stride {stride} must be >= 1 and divide every grid size {tuple(spatial)}")
+        raise ValueError(
+            f"stride {stride} must be >= 1 and divide every grid size {tuple(spatial)}"
+        )
 
 
 def downsample(x: np.ndarray, stride: int, ndim_spatial: int) -> np.ndarray:

@@ -83,10 +83,14 @@ def representation_cost(
     convention : 'scaled' (``L sum s^{2/L}``) or 'plain' (``(L/d) sum s^{2/L}``)
     rtol : relative rank threshold (singular values at or below it count as 0)
     """
-    depth = _check_depth(depth)
     sv = kept_singular_values(multipliers, rtol)
-    kept = sv[sv > 0]
-    return _convention_factor(multipliers, convention) * depth * float(np.sum(kept ** (2.0 / depth)))
+    return _cost_from_kept(sv, depth, _convention_factor(multipliers, convention))
+
+
+def _cost_from_kept(kept_sv: np.ndarray, depth: int, factor: float) -> float:
+    depth = _check_depth(depth)
+    kept = kept_sv[kept_sv > 0]
+    return factor * depth * float(np.sum(kept ** (2.0 / depth)))
 
 
 def expansion_terms(
@@ -102,8 +106,11 @@ def expansion_terms(
     each times ``1/d`` in the plain convention.
     """
     sv = kept_singular_values(multipliers, rtol)
-    logs = np.log(sv[sv > 0])
-    factor = _convention_factor(multipliers, convention)
+    return _expansion_from_kept(sv, _convention_factor(multipliers, convention), order)
+
+
+def _expansion_from_kept(kept_sv: np.ndarray, factor: float, order: int) -> tuple[float, ...]:
+    logs = np.log(kept_sv[kept_sv > 0])
     return tuple(
         factor * float(np.sum(c(logs))) for c in expansion_coefficient_functions(order)
     )
@@ -148,14 +155,16 @@ def analyze_linear_filter(
     depths : depths ``L >= 1``
     """
     mult = multipliers_from_filters(filters, convention)
-    ranks = ranks_per_frequency(mult, rtol)
-    r0, r1, r2 = expansion_terms(mult, convention, rtol)
+    sv = kept_singular_values(mult, rtol)
+    factor = _convention_factor(mult, convention)
+    ranks = np.count_nonzero(sv, axis=-1)
+    r0, r1, r2 = _expansion_from_kept(sv, factor, 3)
     return LinearCostReport(
         convention=convention,
         spatial=tuple(int(n) for n in filters.shape[2:]),
         channels=(int(filters.shape[0]), int(filters.shape[1])),
         depths=[_check_depth(L) for L in depths],
-        cost=[representation_cost(mult, L, convention, rtol) for L in depths],
+        cost=[_cost_from_kept(sv, L, factor) for L in depths],
         R0=r0,
         R1=r1,
         R2=r2,

@@ -1,1 +1,2 @@
-"""Exact and symbolic side of cbn-toolkit: conventions, closed forms, claims. Imports nothing of ours."""
+"""Exact and symbolic side of cbn-toolkit: expansions, exact DFTs, claims. Imports nothing of
+ours (layering: theory <- numerics <- figures)."""

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import itertools
 import math
-from functools import lru_cache
+from functools import cache
 
 import mpmath
 import sympy as sp
 from sympy.polys.matrices import DomainMatrix
 
 
-@lru_cache(maxsize=None)
+@cache
 def cyclotomic_field(n: int):
     """The field ``Q(zeta_n)`` and its generator ``zeta_n = exp(2 pi i / n)`` as an element."""
     zeta = sp.exp(2 * sp.pi * sp.I / n)

@@ -11,7 +11,7 @@ Nothing here is typed in by hand: the coefficients come from :func:`sympy.series
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import sympy as sp
@@ -22,7 +22,7 @@ T = sp.Symbol("t", real=True)
 EPS = sp.Symbol("epsilon", positive=True)
 
 
-@lru_cache(maxsize=None)
+@cache
 def expansion_coefficients(order: int = 3) -> tuple[sp.Expr, ...]:
     """Coefficients ``c_0 .. c_{order-1}`` of ``L s^{2/L} = sum_k c_k(log s) L^{1-k}``.
 
@@ -37,7 +37,7 @@ def expansion_coefficients(order: int = 3) -> tuple[sp.Expr, ...]:
     return tuple(sp.simplify(expanded.coeff(EPS, k)) for k in range(order))
 
 
-@lru_cache(maxsize=None)
+@cache
 def expansion_coefficient_functions(order: int = 3) -> tuple[Callable, ...]:
     """NumPy-callable versions of :func:`expansion_coefficients`.
 

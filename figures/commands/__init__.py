@@ -1,1 +1,1 @@
-"""One module per ``cbn`` subcommand: ``NAME``, ``HELP``, ``add_arguments(parser)``, ``run(args)``."""
+"""One module per ``cbn`` subcommand: ``NAME``, ``HELP``, ``add_arguments``, ``run(args)``."""
