@@ -1,0 +1,51 @@
+"""``cbn check [--quick] [--only PATTERN] [--json] [--out DIR]``: run every claim check."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from figures.check_report import environment, run_checks, write_report
+from figures.cli import add_common_options
+from theory.claims import select_claims
+
+NAME = "check"
+HELP = "run the claim checks of the theory and write report.md / report.json"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true", help="quick mode (seconds per claim)")
+    parser.add_argument("--only", default=None, metavar="PATTERN",
+                        help="claim ids matching this glob or substring")
+    parser.add_argument("--list", action="store_true", help="list claim ids and exit")
+    add_common_options(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    claims = select_claims(args.only)
+    if args.list:
+        for c in claims:
+            print(f"{c.id:40s} {c.kind}")
+        return 0
+    mode = "quick" if args.quick else "full"
+
+    def progress(i: int, n: int, claim_id: str) -> None:
+        print(f"[{i + 1}/{n}] {claim_id}", file=sys.stderr, flush=True)
+
+    records = run_checks(claims, mode, progress)
+    env = environment()
+    out = Path(args.out or "cbn-out/check")
+    json_path, md_path = write_report(records, env, mode, out)
+    ok = all(r["passed"] for r in records)
+    if args.json:
+        print(json.dumps({"mode": mode, "passed": ok, "report": str(md_path),
+                          "environment": env, "claims": records}, indent=2, default=str))
+    else:
+        for r in records:
+            verdict = "PASS" if r["passed"] else "FAIL"
+            print(f"{verdict}  {r['id']:40s} measured={r['measured']!s:.40}  "
+                  f"tolerance={r['tolerance']}")
+        print(f"{sum(r['passed'] for r in records)}/{len(records)} claims pass; report: {md_path}")
+    return 0 if ok else 1

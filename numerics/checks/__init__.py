@@ -1,0 +1,1 @@
+"""Check functions of the claims registry (``theory.claims``): ``check(mode) -> CheckResult``."""
