@@ -1,0 +1,145 @@
+"""Per-layer, per-frequency spectra of a circular CNN given as NumPy filters and biases.
+
+The functions take the network as ``filters`` (list of ``L`` arrays, layer ``l`` of shape
+``(c_l, c_{l-1}, *spatial)``) and ``biases`` (list of ``L`` arrays of shape ``(c_l,)``, or None for
+a bias-free network), so they apply alike to constructed networks
+(:func:`numerics.linear.minimal_norm_weights`) and trained ones (``CircularCNN.to_numpy()``).
+
+The CBN picture (THEORY.md section 4): inside the bottleneck each frequency block ``M_l(m)`` has
+``k_m`` singular values near 1 and the others near 0, and the activations are supported on the
+kept frequencies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from numerics.fourier import Convention, circular_conv, multipliers_from_filters
+from numerics.linear import singular_values
+
+ACTIVATIONS: tuple[str, ...] = ("relu", "identity")
+
+#: Default split between "kept" and "dropped" singular values of a trained layer. Inside the
+#: bottleneck the kept ones are near 1 and the dropped ones are O(L^{-1/2}) (THEORY.md 4); 0.5
+#: lies between the two for every depth we fit (L^{-1/2} <= 0.5 for L >= 4).
+NEAR_ONE_SPLIT = 0.5
+
+
+def _activate(z: np.ndarray, activation: str) -> np.ndarray:
+    if activation == "relu":
+        return np.maximum(z, 0.0)
+    if activation == "identity":
+        return z
+    raise ValueError(f"unknown activation {activation!r}: use one of {ACTIVATIONS}")
+
+
+def _bias(bias: np.ndarray | None, ndim_spatial: int) -> np.ndarray | float:
+    if bias is None:
+        return 0.0
+    return np.asarray(bias).reshape((-1,) + (1,) * ndim_spatial)
+
+
+def forward(
+    filters: Sequence[np.ndarray],
+    biases: Sequence[np.ndarray | None] | None,
+    X: np.ndarray,
+    activation: str = "relu",
+    convention: Convention = "scaled",
+) -> list[np.ndarray]:
+    """Every layer's output on a batch.
+
+    Parameters
+    ----------
+    X : array, shape (N, c_0, *spatial)
+
+    Returns
+    -------
+    list of ``L`` arrays: hidden activations ``a_1 .. a_{L-1}`` (after the nonlinearity), then
+    the network output ``z_L``; entry ``l`` has shape ``(N, c_{l+1}, *spatial)``.
+    """
+    biases = [None] * len(filters) if biases is None else list(biases)
+    nsp = np.asarray(filters[0]).ndim - 2
+    outs: list[np.ndarray] = []
+    a = np.asarray(X, dtype=float)
+    for i, (w, b) in enumerate(zip(filters, biases)):
+        z = circular_conv(w, a, convention) + _bias(b, nsp)
+        a = z if i == len(filters) - 1 else _activate(z, activation)
+        outs.append(a)
+    return outs
+
+
+def layer_multipliers(
+    filters: Sequence[np.ndarray], convention: Convention = "scaled"
+) -> list[np.ndarray]:
+    """Multipliers ``M_l(m)`` of every layer, each of shape ``(*spatial, c_l, c_{l-1})``."""
+    return [multipliers_from_filters(f, convention) for f in filters]
+
+
+def weight_spectra(
+    filters: Sequence[np.ndarray], convention: Convention = "scaled"
+) -> list[np.ndarray]:
+    """Singular values of every layer's multipliers.
+
+    Returns
+    -------
+    list of ``L`` arrays of shape ``(*spatial, min(c_l, c_{l-1}))``, descending per frequency.
+    """
+    return [singular_values(m) for m in layer_multipliers(filters, convention)]
+
+
+def effective_ranks(spectrum: np.ndarray, rtol: float) -> np.ndarray:
+    """Per-frequency rank of one layer: count of ``s > rtol * max s`` (max over the layer).
+
+    Parameters
+    ----------
+    spectrum : array, shape (*spatial, r), from :func:`weight_spectra`
+    rtol : relative threshold (for trained networks use a loose one such as 1e-2 and say so)
+    """
+    smax = float(spectrum.max()) if spectrum.size else 0.0
+    return np.count_nonzero(spectrum > rtol * smax, axis=-1)
+
+
+def near_one_counts(spectrum: np.ndarray, split: float = NEAR_ONE_SPLIT) -> dict:
+    """Per-frequency count of singular values above ``split`` and how close they are to 1.
+
+    Returns
+    -------
+    dict with ``counts`` (int array, shape spatial), ``max_dev_kept`` (max |s - 1| over the
+    counted values, NaN if none), ``max_dropped`` (largest value at or below ``split``, 0 if none)
+    and ``split``.
+    """
+    kept = spectrum > split
+    return {
+        "counts": np.count_nonzero(kept, axis=-1),
+        "max_dev_kept": float(np.max(np.abs(spectrum[kept] - 1.0))) if kept.any() else np.nan,
+        "max_dropped": float(spectrum[~kept].max()) if (~kept).any() else 0.0,
+        "split": split,
+    }
+
+
+def activation_energy(
+    filters: Sequence[np.ndarray],
+    biases: Sequence[np.ndarray | None] | None,
+    X: np.ndarray,
+    activation: str = "relu",
+    convention: Convention = "scaled",
+) -> list[np.ndarray]:
+    """Energy of every layer's output per frequency and channel over a data set.
+
+    ``E_l(m, c) = (1/d) sum_x |a_l(x)^(m)_c|^2`` (unnormalised DFT), so that by Parseval
+    ``sum_m E_l(m, c) = sum_x sum_p a_l(x)(p)_c^2``.
+
+    Returns
+    -------
+    list of ``L`` arrays of shape ``(*spatial, c_l)`` (layer order as in :func:`forward`).
+    """
+    out = []
+    for a in forward(filters, biases, X, activation, convention):
+        nsp = a.ndim - 2
+        axes = tuple(range(2, 2 + nsp))
+        d = float(np.prod(a.shape[2:]))
+        power = np.sum(np.abs(np.fft.fftn(a, axes=axes)) ** 2, axis=0) / d  # (c, *spatial)
+        out.append(np.moveaxis(power, 0, -1))
+    return out
