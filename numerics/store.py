@@ -1,0 +1,178 @@
+"""A crash-safe result store: one record per run, keyed by the hash of its whole configuration.
+
+Layout of a store folder (default ``./cbn-results``)::
+
+    <root>/<key>.npz     arrays of the run (filters, biases, spectra ...)
+    <root>/<key>.json    the record: configuration, results, SHA-256 of the NPZ and of itself
+    <root>/corrupt/      records that failed verification, moved aside (never reused)
+
+``key`` is the SHA-256 of the canonical JSON of the configuration together with the package
+version (``importlib.metadata.version("cbn-toolkit")``), so any change of target, domain, sizes,
+depth, seed, convention, solver settings or code version gives a new key.
+
+Writes are atomic: each file is written to a temporary name in the same folder, flushed,
+``fsync``-ed and moved into place with ``os.replace``. The NPZ is written first and the JSON
+last: the JSON is the commit marker and carries the checksum of the NPZ. A record is used only
+if its JSON parses, its own checksum matches, its key matches its configuration, and the NPZ
+exists with the recorded checksum; anything else is *corrupt*: it is moved to ``corrupt/`` and
+the run is recomputed. An interrupted write leaves at most a ``*.tmp`` file, which is ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import time
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DEFAULT_STORE = "cbn-results"
+FORMAT = 1
+
+
+def package_version() -> str:
+    """Installed version of ``cbn-toolkit`` (part of every key)."""
+    try:
+        return version("cbn-toolkit")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "unknown"
+
+
+def canonical_json(obj: Any) -> str:
+    """Deterministic JSON (sorted keys, no whitespace); floats keep their exact ``repr``."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def config_key(config: dict) -> str:
+    """SHA-256 hex digest identifying ``config`` plus the package version."""
+    payload = canonical_json({"config": config, "package_version": package_version()})
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """A verified record: ``record`` (JSON-able results) and ``arrays`` (name -> ndarray)."""
+
+    key: str
+    config: dict
+    record: dict
+    arrays: dict[str, np.ndarray]
+
+
+class ResultStore:
+    """Records of finished runs in a folder (see the module docstring for the format).
+
+    Parameters
+    ----------
+    root : folder, created on first write
+    """
+
+    def __init__(self, root: str | os.PathLike = DEFAULT_STORE) -> None:
+        self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise ValueError(f"store {self.root} exists and is not a folder")
+        #: keys found corrupt by :meth:`load` during this session (moved to ``corrupt/``)
+        self.corrupt_keys: list[str] = []
+
+    def paths(self, key: str) -> tuple[Path, Path]:
+        """``(json_path, npz_path)`` of a key."""
+        return self.root / f"{key}.json", self.root / f"{key}.npz"
+
+    def save(self, config: dict, record: dict, arrays: dict[str, np.ndarray]) -> StoredRecord:
+        """Write one record atomically (NPZ first, then the JSON commit marker)."""
+        key = config_key(config)
+        self.root.mkdir(parents=True, exist_ok=True)
+        json_path, npz_path = self.paths(key)
+        buf = io.BytesIO()
+        np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+        npz_bytes = buf.getvalue()
+        _atomic_write(npz_path, npz_bytes)
+        body = {
+            "format": FORMAT,
+            "key": key,
+            "package_version": package_version(),
+            "config": config,
+            "record": record,
+            "npz_sha256": _sha256(npz_bytes),
+        }
+        body["payload_sha256"] = _sha256(canonical_json(body).encode())
+        _atomic_write(json_path, (json.dumps(body, indent=1, allow_nan=False) + "\n").encode())
+        return StoredRecord(key, config, record, {k: np.asarray(v) for k, v in arrays.items()})
+
+    def load(self, config: dict) -> StoredRecord | None:
+        """The verified record of ``config``, or None if absent or corrupt (then moved aside)."""
+        key = config_key(config)
+        json_path, npz_path = self.paths(key)
+        if not json_path.exists():
+            return None
+        problem, stored = self._verify(key, json_path, npz_path)
+        if problem is None:
+            return stored
+        self._quarantine(key, problem)
+        return None
+
+    def _verify(self, key: str, json_path: Path, npz_path: Path):
+        try:
+            body = json.loads(json_path.read_text())
+        except (OSError, ValueError) as exc:
+            return f"unreadable JSON ({exc})", None
+        if not isinstance(body, dict) or body.get("format") != FORMAT:
+            return "unknown record format", None
+        claimed = body.pop("payload_sha256", None)
+        if claimed != _sha256(canonical_json(body).encode()):
+            return "JSON checksum mismatch", None
+        if body.get("key") != key or config_key(body["config"]) != key:
+            return "key does not match configuration", None
+        try:
+            npz_bytes = npz_path.read_bytes()
+        except OSError as exc:
+            return f"missing NPZ ({exc})", None
+        if _sha256(npz_bytes) != body["npz_sha256"]:
+            return "NPZ checksum mismatch", None
+        with np.load(io.BytesIO(npz_bytes), allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        return None, StoredRecord(key, body["config"], body["record"], arrays)
+
+    def _quarantine(self, key: str, problem: str) -> None:
+        target = self.root / "corrupt"
+        target.mkdir(exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        for path in self.paths(key):
+            if path.exists():
+                os.replace(path, target / f"{path.name}.{stamp}")
+        (target / f"{key}.{stamp}.reason").write_text(problem + "\n")
+        self.corrupt_keys.append(key)
+
+    def keys(self) -> list[str]:
+        """Keys with a committed JSON (not verified)."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.stem for p in self.root.glob("*.json"))
