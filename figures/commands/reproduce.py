@@ -1,0 +1,46 @@
+"""``cbn reproduce [--quick]``: claim checks + every figure + one Markdown report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from figures.check_report import environment, run_checks
+from figures.cli import add_common_options
+from figures.commands.figures import add_figure_options, mode_of, render
+from figures.recipes import RECIPES
+from figures.reproduce_report import write_reproduction_report
+from theory.claims import all_claims
+
+NAME = "reproduce"
+HELP = "the main job: every claim check, every figure, one report (report.md)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_figure_options(parser)
+    add_common_options(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    mode = mode_of(args)
+    out = Path(args.out or "cbn-out/reproduce")
+    args.out = str(out / "figures")
+    timings = {}
+    start = time.perf_counter()
+    claims = all_claims()
+
+    def progress(i: int, n: int, claim_id: str) -> None:
+        print(f"[claim {i + 1}/{n}] {claim_id}", file=sys.stderr, flush=True)
+
+    records = run_checks(claims, "full" if mode == "full" else "quick", progress)
+    timings["claims"] = time.perf_counter() - start
+    t0 = time.perf_counter()
+    figures = render(list(RECIPES), args)
+    timings["figures"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - start
+    report = write_reproduction_report(records, figures, environment(), mode, out, timings)
+    n_ok = sum(r["passed"] for r in records)
+    print(f"{n_ok}/{len(records)} claims pass; {len(figures)} figures; report: {report}")
+    return 0 if n_ok == len(records) else 1

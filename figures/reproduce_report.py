@@ -1,0 +1,48 @@
+"""The reproduction report: claims table + every figure with its caption and verdict."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from figures.check_report import markdown as claims_markdown
+from figures.recipe_runner import FigureResult
+
+
+def figures_markdown(results: list[FigureResult], out_dir: Path) -> str:
+    """Markdown section with each figure image, caption, verdict, config and timing."""
+    lines = ["## Figures", ""]
+    for r in results:
+        mark = {True: "agrees with the theory", False: "**DISAGREES with the theory**",
+                None: "no checkable prediction"}[r.agrees]
+        lines += [f"### {r.title} (`{r.name}`)", ""]
+        for image in r.images:
+            lines.append(f"![{r.name}]({os.path.relpath(image, out_dir)})")
+        lines += ["", f"*What to see:* {r.caption}", "", f"*Numbers:* {r.verdict} ({mark})", "",
+                  f"*Time:* {r.seconds:.1f} s{' (from the result store)' if r.from_store else ''}",
+                  "", "<details><summary>config</summary>", "", "```json",
+                  json.dumps(r.config, indent=1), "```", "</details>", ""]
+    return "\n".join(lines)
+
+
+def write_reproduction_report(claims: list[dict], figures: list[FigureResult], env: dict,
+                              mode: str, out_dir: Path, timings: dict) -> Path:
+    """Write ``report.md`` (and ``report.json``) into ``out_dir`` atomically."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    n_ok = sum(r["passed"] for r in claims)
+    n_fig = sum(f.agrees is not False for f in figures)
+    head = [f"# cbn-toolkit reproduction ({mode} mode)", "",
+            f"Claims: **{n_ok}/{len(claims)} pass**. Figures: **{n_fig}/{len(figures)}** agree "
+            "with the theory or make no checkable prediction.", "",
+            "Timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()), ""]
+    text = "\n".join(head) + "\n" + figures_markdown(figures, out_dir) + "\n" + \
+        claims_markdown(claims, env, mode).replace("# cbn-toolkit verification report", "# Claims")
+    payload = {"mode": mode, "timings": timings, "environment": env, "claims": claims,
+               "figures": [f.__dict__ for f in figures]}
+    for name, body in (("report.md", text), ("report.json", json.dumps(payload, indent=1,
+                                                                        default=str))):
+        tmp = out_dir / f".{name}.tmp"
+        tmp.write_text(body)
+        tmp.replace(out_dir / name)
+    return out_dir / "report.md"
