@@ -6,6 +6,7 @@ and how to fix it; the command line prints it without a traceback.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -60,3 +61,58 @@ def check_depths(depths: list[int]) -> list[int]:
     if bad:
         raise InputError(f"depth must be >= 1, got {bad[0]}")
     return list(depths)
+
+
+@dataclass(frozen=True)
+class Data:
+    """A data set loaded by :func:`load_data`.
+
+    Attributes
+    ----------
+    X : float64 array, shape (N, c_in, *spatial) with 1 or 2 spatial axes
+    Y : float64 array, shape (N, c_out, *spatial) (signal targets) or (N,) (one value per
+        sample), or None
+    labels : float64 array, shape (N,), or None
+    """
+
+    X: np.ndarray
+    Y: np.ndarray | None
+    labels: np.ndarray | None
+
+
+def load_data(path: str | Path) -> Data:
+    """Load a ``.npz`` data set: ``X`` and at least one of ``Y`` or ``labels``.
+
+    ``X`` has shape ``(N, c_in, n)`` or ``(N, c_in, n1, n2)``; ``Y`` has shape
+    ``(N, c_out, *spatial)`` (same grid as ``X``) or ``(N,)``; ``labels`` has shape ``(N,)``.
+    Every array must be real and finite. Raises :class:`InputError` otherwise.
+    """
+    with _load(path, ".npz") as archive:
+        try:
+            arrays = {key: archive[key] for key in archive.files}
+        except Exception as exc:  # members are read lazily: corrupt or pickled members fail here
+            raise InputError(f"cannot read {path} as .npz: {exc}") from None
+    if "X" not in arrays:
+        raise InputError(f"{path}: no array 'X' (found {sorted(arrays) or 'none'})")
+    if "Y" not in arrays and "labels" not in arrays:
+        raise InputError(f"{path}: give targets 'Y' or 'labels' next to 'X'")
+    X = check_real_finite(arrays["X"], f"{path}: X")
+    if X.ndim not in (3, 4) or 0 in X.shape:
+        raise InputError(
+            f"{path}: X must have shape (N, c_in, n) or (N, c_in, n1, n2); got {X.shape}"
+        )
+    n = X.shape[0]
+    Y = labels = None
+    if "Y" in arrays:
+        Y = check_real_finite(arrays["Y"], f"{path}: Y")
+        signal = Y.ndim == X.ndim and Y.shape[0] == n and Y.shape[2:] == X.shape[2:]
+        if not (signal and Y.shape[1] > 0) and Y.shape != (n,):
+            raise InputError(
+                f"{path}: Y {Y.shape} does not match X {X.shape}: expected "
+                f"(N, c_out, {', '.join(map(str, X.shape[2:]))}) or ({n},)"
+            )
+    if "labels" in arrays:
+        labels = check_real_finite(arrays["labels"], f"{path}: labels")
+        if labels.shape != (n,):
+            raise InputError(f"{path}: labels {labels.shape} must have shape ({n},)")
+    return Data(X=X, Y=Y, labels=labels)
