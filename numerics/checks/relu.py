@@ -1,0 +1,139 @@
+"""Checks of THEORY.md sections 2 and 4 on random ReLU circular CNNs with biases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from numerics.bounds import (
+    bottleneck_terms,
+    constant_input_jacobian,
+    jacobian_blocks_fd,
+    schatten_lower_bound,
+)
+from numerics.spectra import forward
+from theory.claims import CheckResult
+
+#: Central differences of a piecewise-linear map are exact away from kinks; what remains is
+#: round-off ~ eps * |f| / step = 1e-16 / 1e-6 = 1e-10 relative. 1e-7 leaves 3 orders of margin.
+FD_TOL = 1e-7
+#: Lower bounds hold exactly; the margin only absorbs float64 round-off of the sums.
+BOUND_TOL = 1e-12
+
+
+def random_relu_nets(count: int, seed: int) -> Iterator[tuple[list, list, tuple, str]]:
+    """Random ReLU CNNs with biases: ``(filters, biases, spatial, convention)``.
+
+    Depths 2-6, widths 1-4, grids 4, 5, 6, 3x3, 2x4; Gaussian weights scaled by
+    ``1/sqrt(fan-in)`` and biases of scale 0.5 so that units are both on and off.
+    """
+    rng = np.random.default_rng(seed)
+    grids = [(4,), (5,), (6,), (3, 3), (2, 4)]
+    for t in range(count):
+        spatial = grids[t % len(grids)]
+        depth = 2 + t % 5
+        dims = rng.integers(1, 5, size=depth + 1)
+        filters = [rng.standard_normal((dims[i + 1], dims[i], *spatial)) / np.sqrt(dims[i])
+                   for i in range(depth)]
+        biases = [0.5 * rng.standard_normal(dims[i + 1]) for i in range(depth)]
+        yield filters, biases, spatial, ("scaled", "plain")[t % 2]
+
+
+def check_constant_input_blocks(mode: str) -> CheckResult:
+    """At a constant input the Jacobian is block-diagonal in frequency with blocks
+    M_L D_{L-1} ... D_1 M_1; at a generic input it is not."""
+    count = 20 if mode == "quick" else 200
+    worst_off = worst_blocks = 0.0
+    generic_off = []
+    for filters, biases, spatial, convention in random_relu_nets(count, 21):
+        c_in = filters[0].shape[1]
+        rng = np.random.default_rng(len(generic_off))
+        value = rng.standard_normal(c_in)
+
+        def fn(X, filters=filters, biases=biases, convention=convention):
+            return forward(filters, biases, X, "relu", convention)[-1]
+
+        blocks, off = jacobian_blocks_fd(fn, value, spatial)
+        exact = constant_input_jacobian(filters, biases, value, "relu", convention)
+        scale = max(float(np.abs(exact).max()), 1e-300)
+        worst_off = max(worst_off, off)
+        worst_blocks = max(worst_blocks, float(np.abs(blocks - exact).max()) / scale)
+        # Generic input: a random non-constant signal, same network.
+        generic = rng.standard_normal((c_in, *spatial))
+        d = int(np.prod(spatial))
+        eye = np.eye(c_in * d).reshape(c_in * d, c_in, *spatial)
+        jac = ((fn(generic[None] + 1e-6 * eye) - fn(generic[None] - 1e-6 * eye)) / 2e-6)
+        j4 = jac.reshape(c_in * d, -1).T.reshape(-1, *spatial, c_in, *spatial)
+        nsp = len(spatial)
+        jf = np.fft.ifftn(np.fft.fftn(j4, axes=tuple(range(1, 1 + nsp))),
+                          axes=tuple(range(2 + nsp, 2 + 2 * nsp))).reshape(-1, d, c_in, d)
+        big = float(np.abs(jf).max())
+        if big > 0:
+            off_gen = jf.copy()
+            off_gen[:, np.arange(d), :, np.arange(d)] = 0.0
+            generic_off.append(float(np.abs(off_gen).max()) / big)
+    measured = max(worst_off, worst_blocks)
+    median_generic = float(np.median(generic_off)) if generic_off else float("nan")
+    passed = measured <= FD_TOL and median_generic > 0.05
+    return CheckResult(passed, 0.0, measured, FD_TOL,
+                       {"max_off_diagonal_constant_input": worst_off,
+                        "max_block_error_vs_formula": worst_blocks,
+                        "median_off_diagonal_generic_input": median_generic,
+                        "criterion_generic": "median off-diagonal ratio > 0.05 (not diagonal)",
+                        "nets": count})
+
+
+def _min_slack(mode: str, which: str) -> tuple[float, int]:
+    count = 100 if mode == "quick" else 1000
+    worst = np.inf
+    rng = np.random.default_rng(22)
+    for filters, biases, _, convention in random_relu_nets(count, 23):
+        value = rng.standard_normal(filters[0].shape[1])
+        norm = float(sum(np.sum(w**2) for w in filters) + sum(np.sum(b**2) for b in biases))
+        if which == "schatten":
+            jac = constant_input_jacobian(filters, biases, value, "relu", convention)
+            bound = schatten_lower_bound(jac, len(filters), convention)
+        else:
+            bound = bottleneck_terms(filters, biases, value, "relu", convention).total
+        worst = min(worst, (norm - bound) / norm)
+    return worst, count
+
+
+def check_schatten_bound(mode: str) -> CheckResult:
+    """||theta||^2 >= L sum_m ||J_m(x)||_{S_{2/L}}^{2/L} at every constant input."""
+    worst, count = _min_slack(mode, "schatten")
+    return CheckResult(worst >= -BOUND_TOL, ">= 0", worst, BOUND_TOL,
+                       {"metric": "min (norm - bound)/norm", "nets": count})
+
+
+def check_bottleneck_inequality(mode: str) -> CheckResult:
+    """||theta||^2 >= sum_m [k_m L + 2 log|J_m|_+ + sum_l (kept (s-1)^2 + dropped s^2)]."""
+    worst, count = _min_slack(mode, "bottleneck")
+    return CheckResult(worst >= -BOUND_TOL, ">= 0", worst, BOUND_TOL,
+                       {"metric": "min (norm - bound)/norm", "nets": count})
+
+
+def check_fully_connected_network(mode: str) -> CheckResult:
+    """d = 1: the circular CNN is exactly the fully-connected net z = W a + b (both
+    conventions), and its constant-input Jacobian is the usual product W_L D ... D W_1."""
+    rng = np.random.default_rng(24)
+    worst = 0.0
+    for filters, biases, _, convention in random_relu_nets(10 if mode == "quick" else 100, 25):
+        mats = [rng.standard_normal(w.shape[:2]) for w in filters]
+        fc = [m[:, :, None] for m in mats]
+        X = rng.standard_normal((7, mats[0].shape[1]))
+        a = X
+        jac = np.eye(X.shape[1])
+        for i, (m, b) in enumerate(zip(mats, biases)):
+            z = a @ m.T + b
+            if i < len(mats) - 1:
+                jac = (z[0] > 0)[:, None] * (m @ jac)
+                a = np.maximum(z, 0)
+            else:
+                jac = m @ jac
+                a = z
+        cnn = forward(fc, biases, X[:, :, None], "relu", convention)[-1][:, :, 0]
+        blocks = constant_input_jacobian(fc, biases, X[0], "relu", convention)[0]
+        worst = max(worst, float(np.abs(cnn - a).max()), float(np.abs(blocks - jac).max()))
+    return CheckResult(worst <= 1e-12, 0.0, worst, 1e-12, {"metric": "max abs difference"})
