@@ -54,7 +54,7 @@ def _uniform_cube(target: Target, n: int, seed: int) -> np.ndarray:
 class Bottleneck(Target):
     """Composition through a representation kept on the frequencies ``|m|_inf <= K`` and
     ``c_rep`` channels: ``f = h o g``, ``g(x) = B + P_K(E relu(W1 * x + b1)) >= 0`` on the cube
-    ``[-1, 1]``, ``h(g) = W3 * relu(W2 * g + b2)``. Theory: ``R0 <= c_rep * #{|m|_inf <= K}``.
+    ``[-1, 1]``, ``h(g) = W3 * relu(W2 * (g - B) + b2)``. Theory: ``R0 <= c_rep * #{|m|_inf <= K}``.
 
     ``B`` is the bound ``|P_K u(p)| <= |K| max|u|`` made explicit, so ``g >= 0`` on ``Omega``.
     """
@@ -105,7 +105,9 @@ class Bottleneck(Target):
         return _bias(self.B, self._k) + _project(a, self.keep)
 
     def decode(self, G: np.ndarray) -> np.ndarray:
-        return circular_conv(self.W3, _relu(circular_conv(self.W2, G) + _bias(self.b2, self._k)))
+        # W2 * (g - B) + b2 = W2 * g + (b2 - W2 * B): a conv layer with a per-channel bias.
+        z = circular_conv(self.W2, G - _bias(self.B, self._k)) + _bias(self.b2, self._k)
+        return circular_conv(self.W3, _relu(z))
 
     def evaluate(self, X: np.ndarray) -> np.ndarray:
         g = _bias(self.B, self._k) + circular_conv(self.Q, self._first(X))
