@@ -154,9 +154,9 @@ class Target:
         return (n, self.c_out, *self.spatial)
 
     def description(self) -> str:
-        """What the target is and what theory predicts (first paragraph of the docstring)."""
+        """What the target is and what theory predicts (first docstring paragraph, plain text)."""
         doc = inspect.getdoc(type(self)) or ""
-        return " ".join(doc.split("\n\n")[0].split())
+        return " ".join(doc.split("\n\n")[0].split()).replace("``", "")
 
     def summary(self) -> dict:
         """Everything known, as a JSON-able dict (used by ``cbn targets``)."""

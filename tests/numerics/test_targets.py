@@ -123,6 +123,20 @@ def test_declared_symmetry(name):
         assert rel(t.evaluate(roll(X, s)), want) <= TOL, s
 
 
+@pytest.mark.full
+@pytest.mark.parametrize("name", BUILTIN)
+def test_declared_symmetry_under_every_shift(name):
+    """The quick test uses three shifts; this one every shift of the grid."""
+    t = target(name)
+    if t.symmetry == "none":
+        pytest.skip("no symmetry claimed (defined on data-set images only)")
+    X = t.sample(3, seed=8)
+    Y = t.evaluate(X)
+    for s in np.ndindex(*t.spatial):
+        want = Y if t.symmetry == "invariant" else roll(Y, s)
+        assert rel(t.evaluate(roll(X, s)), want) <= TOL, s
+
+
 @pytest.mark.parametrize("name", BUILTIN)
 def test_builtins_pass_validation_and_describe_themselves(name):
     t = target(name)
