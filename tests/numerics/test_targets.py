@@ -333,3 +333,26 @@ def test_data_targets_sample_the_data_set():
         clf.evaluate(np.roll(X, 1, axis=-1))
     with pytest.raises(InputError, match="only 178"):
         target("digits0_ae").sample(179, seed=0)
+
+
+@pytest.mark.parametrize("name", ["bottleneck", "bottleneck_2d"])
+def test_jacobian_ranks_respect_the_factorisation(name):
+    """THEORY.md 4: at a constant input inside Omega the Jacobian is block-diagonal in frequency
+    and J_m = H_m G_m with G_m mapping into V_m, so rank J_m <= dim V_m at every m (the
+    Schatten LOWER bound on R0 never exceeds the factorisation's UPPER bound). Blocks by
+    central finite differences (numerics.bounds), ranks at LOOSE_RANK_RTOL."""
+    from numerics.bounds import LOOSE_RANK_RTOL, jacobian_blocks_fd
+
+    t = target(name)
+    dims = np.real(np.trace(t.factorization().projectors, axis1=-2, axis2=-1)).round()
+    rng = np.random.default_rng(0)
+    sums = []
+    for value in rng.uniform(-0.9, 0.9, (3, t.c_in)):  # interior of the cube [-1, 1]
+        blocks, off = jacobian_blocks_fd(t.evaluate, value, t.spatial)
+        assert off <= 1e-6  # finite differences are accurate to ~1e-9 relative (step 1e-6)
+        ranks = ranks_per_frequency(blocks, LOOSE_RANK_RTOL)
+        assert np.all(ranks <= dims)
+        sums.append(int(ranks.sum()))
+    # At some constant input the lower bound reaches the upper one, which pins R0 of f on the
+    # cube: R0 = sum_m dim V_m (10 and 18). The inputs are fixed by the seed.
+    assert max(sums) == EXPECTED_R0_BOUND[name]
