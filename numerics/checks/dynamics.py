@@ -15,6 +15,7 @@ from numerics.dynamics.experiments import (
     dominant_share_sweep,
     inversion_example,
     kernel_size_experiment,
+    random_start_experiment,
     real_data_experiment,
     single_pair_half_times,
     stage_order_experiment,
@@ -104,6 +105,23 @@ def check_stage_order_inversion(mode: str) -> CheckResult:
     return CheckResult(ok, {"cnn": last["predicted_order_cnn"], "fc": last["predicted_order_fc"]},
                        {"cnn": last["measured_order_cnn"], "fc": last["measured_order_fc"]},
                        "orders equal", {"runs": runs})
+
+
+def check_random_start(mode: str) -> CheckResult:
+    """Small random starts: d t_half / d log(scale) = -2 / rate (CNN dominant-pair rate, FC rate
+    2 s) within 2%, and the constructed stage-order inversion holds in every run."""
+    if mode == "quick":
+        r = random_start_experiment(inversion_example())
+    else:
+        r = random_start_experiment(inversion_example(), scales=(1e-3, 1e-4, 1e-5, 1e-6),
+                                    seeds=(0, 1, 2, 3))
+    worst = max(float(np.max(r[k]["relative_errors"])) for k in ("cnn", "fc"))
+    orders_ok = all(order == r[k]["predicted_order"] for k in ("cnn", "fc")
+                    for per_seed in r[k]["measured_orders"] for order in per_seed)
+    return CheckResult(bool(worst <= HALF_TIME_RTOL and orders_ok),
+                       {k: r[k]["predicted_slopes"] for k in ("cnn", "fc")},
+                       {k: r[k]["fitted_slopes"] for k in ("cnn", "fc")}, HALF_TIME_RTOL,
+                       {"max_rel_slope_error": worst, "orders_as_predicted": orders_ok, **r})
 
 
 def check_dominant_share(mode: str) -> CheckResult:

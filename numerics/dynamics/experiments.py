@@ -21,7 +21,7 @@ from numerics.dynamics.flow import (
     half_times,
     mode_strengths,
 )
-from numerics.dynamics.init import aligned_cnn_start, aligned_fc_start
+from numerics.dynamics.init import aligned_cnn_start, aligned_fc_start, random_start
 from numerics.dynamics.models import CircularCNN, FullyConnected
 from numerics.dynamics.predictions import (
     cnn_dominant_rates,
@@ -139,6 +139,39 @@ def stage_order_experiment(corr: Correlation, eps: float = 1e-2,
         "measured_order_fc": [int(i) for i in np.argsort(fc_table["measured_half_times"])],
         "cnn": cnn_table, "fc": fc_table,
     }
+
+
+def random_start_experiment(corr: Correlation, scales: Sequence[float] = (1e-3, 1e-4, 1e-5),
+                            seeds: Sequence[int] = (0,), channels: int = 4,
+                            convention: str = "plain") -> dict:
+    """Small i.i.d. Gaussian starts: the half-time shift per decade of init scale gives the rate.
+
+    From a random start of standard deviation ``scale`` the initial strengths are ``O(scale^2)``,
+    so Saxe's half-time ``log(s / a0) / rate`` predicts ``d t_half / d log(scale) = -2 / rate``
+    (the alignment transient only shifts ``t_half`` by an amount independent of the scale at
+    leading order). Fitted by least squares per part and seed, for the CNN (``channels``
+    filters, dominant-pair rate) and the FC net (hidden width ``channels``, rate ``2 s``).
+    """
+    nets = {"cnn": CircularCNN(corr.spatial, channels, corr.n_out, None, convention),
+            "fc": FullyConnected(int(np.prod(corr.spatial)), channels, corr.n_out)}
+    rates = {"cnn": cnn_dominant_rates(corr, nets["cnn"].gain), "fc": fc_rates(corr)}
+    out: dict = {"scales": _floats(scales), "seeds": list(seeds), "channels": channels}
+    for key, model in nets.items():
+        t_max = 2.0 * np.log(corr.strengths.max() / min(scales) ** 2) / rates[key].min()
+        table = np.array([[half_times(gradient_flow(model, corr.sigma_yx,
+                                                    random_start(model, sc, seed), t_max),
+                                      corr.outputs, corr.parts, corr.strengths)
+                           for sc in scales] for seed in seeds])  # (seeds, scales, r)
+        slopes = np.array([[np.polyfit(np.log(scales), table[i, :, k], 1)[0]
+                            for k in range(table.shape[2])] for i in range(len(seeds))])
+        predicted = -2.0 / rates[key]
+        out[key] = {"half_times": table.tolist(), "fitted_slopes": slopes.tolist(),
+                    "predicted_slopes": _floats(predicted),
+                    "relative_errors": (np.abs(slopes / predicted - 1.0)).tolist(),
+                    "predicted_order": stage_order(rates[key]),
+                    "measured_orders": [[[int(i) for i in np.argsort(row)] for row in per_seed]
+                                        for per_seed in table]}
+    return out
 
 
 def _pair_power(power: np.ndarray, spatial: tuple[int, ...], freq: Sequence[int]) -> float:
@@ -305,7 +338,9 @@ def learning_curves(corr: Correlation, eps: float = 1e-2, convention: str = "pla
     Each net runs to twice its slowest predicted half-time on its own time grid.
 
     Returns a dict with ``cnn_times``/``fc_times`` (T,), ``cnn_measured``/``cnn_predicted``/
-    ``fc_measured``/``fc_predicted`` (T, r) lists, ``strengths``, and a ``prediction`` note.
+    ``fc_measured``/``fc_predicted`` (T, r) lists, ``cnn_kernel_power`` (T, *spatial): the
+    per-frequency kernel power ``sum_c |w~_c(m)|^2`` over time, ``strengths``, and a
+    ``prediction`` note.
     """
     out: dict = {"strengths": _floats(corr.strengths), "convention": convention, "eps": eps,
                  "prediction": "Saxe sigmoid from the measured a(0); CNN rate 2 g max|phi~| s "
@@ -318,4 +353,6 @@ def learning_curves(corr: Correlation, eps: float = 1e-2, convention: str = "pla
                               zip(corr.strengths, rates, measured[0])], axis=1)
         out.update({f"{key}_times": _floats(times), f"{key}_measured": measured.tolist(),
                     f"{key}_predicted": predicted.tolist()})
+        if key == "cnn":
+            out["cnn_kernel_power"] = flow.model.kernel_power(flow.thetas(times)).tolist()
     return out

@@ -63,3 +63,11 @@ def test_finding_digits_stage_order_and_dominant_pair_half_times():
     assert run["max_error_frequency_resolved_over_s"] < checks.RESOLVED_ATOL
     measured = np.array(run["measured_half_times"])
     assert measured.max() / measured.min() < 1.2  # all top-5 parts within 20% of each other
+
+
+def test_random_start_check_fails_with_a_5_percent_wrong_rate(monkeypatch):
+    true = experiments.cnn_dominant_rates
+    monkeypatch.setattr(experiments, "cnn_dominant_rates", lambda c, g: 1.05 * true(c, g))
+    result = checks.check_random_start("quick")
+    # the slope is -2/rate: a 5% wrong rate moves it by 1 - 1/1.05 = 4.8% > 2%
+    assert not result.passed and result.details["max_rel_slope_error"] > 0.04
