@@ -162,3 +162,29 @@ def test_equivariance_check_is_not_fooled_by_a_period_two_function():
 
     with pytest.raises(InputError, match="declared equivariant"):
         validate_target(Period2())
+
+
+def test_equivariance_checked_along_each_axis():
+    """x(p) * w(p1 - p2) commutes with diagonal shifts only; a shift along one axis catches it."""
+
+    class Diagonal(Smooth):
+        name = "diagonal"
+        spatial = (6, 6)
+
+        def evaluate(self, X):
+            p1, p2 = np.meshgrid(np.arange(6), np.arange(6), indexing="ij")
+            return X * (1 + 0.1 * ((p1 - p2) % 6))
+
+    with pytest.raises(InputError, match=r"shifting the inputs by \(1, 0\)"):
+        validate_target(Diagonal())
+
+
+def test_sampler_that_raises():
+    class BadSampler(Smooth):
+        name = "bad_sampler"
+
+        def sample(self, n, seed):
+            raise KeyError("no data")
+
+    with pytest.raises(InputError, match="sample.*failed: KeyError"):
+        validate_target(BadSampler())
