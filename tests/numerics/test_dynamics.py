@@ -231,3 +231,21 @@ def test_bad_model_arguments():
     with pytest.raises(ValueError, match="full-size kernel"):
         aligned_cnn_start(model, structured_correlation((8,), [1.0], [cosine_part((8,), [(1,)])]),
                           0.1)
+
+
+def test_training_on_a_realised_data_set_gives_the_predicted_half_times():
+    """Full-batch flow on sampled data (Sigma_xx = X^T X / N from the samples) = theory."""
+    sp = (8,)
+    corr = structured_correlation(sp, [2.0, 1.0], [cosine_part(sp, [(1,)]),
+                                                   cosine_part(sp, [(3,)], phases=[0.5])])
+    x, y = realise_dataset(corr, 30, seed=3)
+    sxx, syx = dataset_correlations(x, y)
+    model = CircularCNN(sp, 2, corr.n_out, None, "scaled")
+    theta0 = aligned_cnn_start(model, corr, 0.02)
+    a0 = mode_strengths(model.total_map(theta0), corr.outputs, corr.parts)
+    rates = cnn_dominant_rates(corr, model.gain)
+    predicted = np.array([saxe_half_time(s, r, a) for s, r, a in zip(corr.strengths, rates, a0)])
+    flow = gradient_flow(model, syx, theta0, 2 * predicted.max(), sigma_xx=sxx)
+    measured = half_times(flow, corr.outputs, corr.parts, corr.strengths)
+    # data whiteness holds to ~1e-15 and the integrator to rtol 1e-10
+    assert np.max(np.abs(measured / predicted - 1)) < 1e-8
