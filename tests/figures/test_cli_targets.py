@@ -62,6 +62,12 @@ def test_entry_point_target_appears_in_process(monkeypatch):
     row = rows["example_moving_average"]
     assert row["source"] == "entry point cbn_example_targets:make_moving_average"
     assert row["expected_cbn_rank"] == 10
+    # A broken entry point of an installed package is reported in its row, not a crash ...
+    assert "failed to load" in rows["example_broken"]["error"]
+    # ... and asked for by name it is bad input: one line, exit 2.
+    code, out, err = run_cli("targets", "example_broken")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "entry point 'example_broken' (cbn_example_targets:no_such_factory) failed" in err
     sys.modules.pop("cbn_example_targets", None)
 
 
@@ -127,3 +133,4 @@ def test_readme_example_runs(clean_registry, tmp_path, monkeypatch):
     with contextlib.redirect_stdout(io.StringIO()):  # the file prints 15 when imported
         rc, _, err = run_cli("targets", "my_targets.py:Smoothing", "--validate", "--json")
     assert rc == 0, err
+
