@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import sys
 from configparser import ConfigParser
 from pathlib import Path
@@ -149,3 +152,26 @@ def test_fixture_is_a_real_installable_package():
     parser.read(FIXTURE / "cbn_example_targets-0.1.0.dist-info" / "entry_points.txt")
     assert dict(parser[ENTRY_POINT_GROUP]) == declared
     assert project["project"]["version"] == "0.1.0"
+
+
+def test_pip_installed_package_registers_its_target(tmp_path):
+    """The fixture really installs: pip (offline, no build isolation) into a folder, then a
+    fresh interpreter with that folder on its path lists the target."""
+    pytest.importorskip("setuptools")  # the fixture's build backend, needed offline
+    source = tmp_path / "src"
+    shutil.copytree(FIXTURE, source, ignore=shutil.ignore_patterns("*.dist-info"))
+    target_dir = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+         "--no-index", "--target", str(target_dir), str(source)],
+        check=True, capture_output=True, timeout=300,
+    )
+    code = ("from numerics.targets import list_targets, get_target;"
+            "print('example_moving_average' in list_targets(),"
+            " get_target('example_moving_average').expected_cbn_rank())")
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(target_dir), str(root)])},
+    )
+    assert proc.stdout.split() == ["True", "10"], proc.stderr
