@@ -54,22 +54,40 @@ def _fmt(value) -> str:
     return str(value)
 
 
+def summary_line(records: list[dict]) -> str:
+    """E.g. '40 of 42 claims pass; 2 findings (THEORY.md statements refuted, as recorded)'."""
+    n_pass = sum(r["verdict"] == "PASS" for r in records)
+    n_find = sum(r["verdict"] == "FINDING" for r in records)
+    n_asserted = sum(r["expected"] == "pass" for r in records)
+    bad = [r["id"] for r in records if not r["ok"]]
+    line = f"{n_pass} of {n_asserted} asserted claims pass"
+    if n_find:
+        line += f"; {n_find} finding(s): THEORY.md statements our numerics refute, reproduced"
+    if bad:
+        line += f"; NOT OK: {', '.join(bad)}"
+    return line
+
+
 def markdown(records: list[dict], env: dict, mode: str) -> str:
-    """The report as Markdown: summary line, claims table, failures in detail, environment."""
-    passed = sum(r["passed"] for r in records)
+    """The report as Markdown: summary, claims table, findings, every claim, environment."""
     lines = [f"# cbn-toolkit verification report ({mode} mode)", "",
-             f"**{passed} of {len(records)} claims pass.** Every claim is listed; a failed claim "
-             "is a finding of the numerics against THEORY.md, shown with its numbers.", "",
+             f"**{summary_line(records)}.** Every claim is listed with its numbers. A FINDING is "
+             "a statement of THEORY.md that the numerics refute (the check is kept and must keep "
+             "failing); FAIL, ERROR or UNEXPECTED PASS make the run fail.", "",
              "| claim | kind | predicted | measured | tolerance | verdict | time (s) |",
              "|---|---|---|---|---|---|---|"]
     for r in records:
-        verdict = "PASS" if r["passed"] else "**FAIL**"
+        verdict = r["verdict"] if r["ok"] else f"**{r['verdict']}**"
         lines.append(f"| `{r['id']}` | {r['kind']} | {_fmt(r['predicted'])} | "
                      f"{_fmt(r['measured'])} | {_fmt(r['tolerance'])} | {verdict} | "
                      f"{r['seconds']:.2f} |")
+    findings = [r for r in records if r["expected"] == "fail"]
+    if findings:
+        lines += ["", "## Findings", ""]
+        lines += [f"- `{r['id']}` ({r['verdict']}): {r['finding']}" for r in findings]
     lines += ["", "## Claims", ""]
     for r in records:
-        lines += [f"### `{r['id']}` — {'PASS' if r['passed'] else 'FAIL'}", "",
+        lines += [f"### `{r['id']}` — {r['verdict']}", "",
                   f"- statement: {r['statement']}", f"- source: {r['source']}",
                   f"- criterion (fixed in advance): {r['criterion']}",
                   f"- details: `{json.dumps(r['details'], default=str)}`", ""]
@@ -80,8 +98,10 @@ def markdown(records: list[dict], env: dict, mode: str) -> str:
 def write_report(records: list[dict], env: dict, mode: str, out: Path) -> tuple[Path, Path]:
     """Write report.json and report.md atomically into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    payload = {"mode": mode, "passed": all(r["passed"] for r in records),
-               "n_claims": len(records), "n_passed": sum(r["passed"] for r in records),
+    payload = {"mode": mode, "passed": all(r["ok"] for r in records),
+               "summary": summary_line(records), "n_claims": len(records),
+               "n_passed": sum(r["verdict"] == "PASS" for r in records),
+               "n_findings": sum(r["verdict"] == "FINDING" for r in records),
                "environment": env, "claims": records}
     paths = []
     for name, text in (("report.json", json.dumps(payload, indent=2, default=str)),

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from figures.check_report import markdown as claims_markdown
+from figures.check_report import summary_line
 from figures.recipe_runner import FigureResult
 
 
@@ -30,10 +31,9 @@ def write_reproduction_report(claims: list[dict], figures: list[FigureResult], e
                               mode: str, out_dir: Path, timings: dict) -> Path:
     """Write ``report.md`` (and ``report.json``) into ``out_dir`` atomically."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    n_ok = sum(r["passed"] for r in claims)
     n_fig = sum(f.agrees is not False for f in figures)
     head = [f"# cbn-toolkit reproduction ({mode} mode)", "",
-            f"Claims: **{n_ok}/{len(claims)} pass**. Figures: **{n_fig}/{len(figures)}** agree "
+            f"Claims: **{summary_line(claims)}**. Figures: **{n_fig}/{len(figures)}** agree "
             "with the theory or make no checkable prediction.", "",
             "Timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()), ""]
     text = "\n".join(head) + "\n" + figures_markdown(figures, out_dir) + "\n" + \

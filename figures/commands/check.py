@@ -1,4 +1,7 @@
-"""``cbn check [--quick] [--only PATTERN] [--json] [--out DIR]``: run every claim check."""
+"""``cbn check [--quick] [--only PATTERN] [--json] [--out DIR]``: run every claim check.
+
+Exit status 0 only when every asserted claim passes and every recorded finding still fails.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from figures.check_report import environment, run_checks, write_report
+from figures.check_report import environment, run_checks, summary_line, write_report
 from figures.cli import add_common_options
 from theory.claims import select_claims
 
@@ -38,14 +41,13 @@ def run(args: argparse.Namespace) -> int:
     env = environment()
     out = Path(args.out or "cbn-out/check")
     json_path, md_path = write_report(records, env, mode, out)
-    ok = all(r["passed"] for r in records)
+    ok = all(r["ok"] for r in records)
     if args.json:
         print(json.dumps({"mode": mode, "passed": ok, "report": str(md_path),
                           "environment": env, "claims": records}, indent=2, default=str))
     else:
         for r in records:
-            verdict = "PASS" if r["passed"] else "FAIL"
-            print(f"{verdict}  {r['id']:40s} measured={r['measured']!s:.40}  "
+            print(f"{r['verdict']:8s}  {r['id']:40s} measured={r['measured']!s:.40}  "
                   f"tolerance={r['tolerance']}")
-        print(f"{sum(r['passed'] for r in records)}/{len(records)} claims pass; report: {md_path}")
+        print(f"{summary_line(records)}; report: {md_path}")
     return 0 if ok else 1

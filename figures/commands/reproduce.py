@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from figures.check_report import environment, run_checks
+from figures.check_report import environment, run_checks, summary_line
 from figures.cli import add_common_options
 from figures.commands.figures import add_figure_options, mode_of, render
 from figures.recipes import RECIPES
@@ -41,6 +41,5 @@ def run(args: argparse.Namespace) -> int:
     timings["figures"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - start
     report = write_reproduction_report(records, figures, environment(), mode, out, timings)
-    n_ok = sum(r["passed"] for r in records)
-    print(f"{n_ok}/{len(records)} claims pass; {len(figures)} figures; report: {report}")
-    return 0 if n_ok == len(records) else 1
+    print(f"{summary_line(records)}; {len(figures)} figures; report: {report}")
+    return 0 if all(r["ok"] for r in records) else 1

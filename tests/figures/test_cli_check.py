@@ -35,3 +35,13 @@ def test_unknown_pattern_is_one_line_error(capsys):
     assert main(["check", "--only", "nope.*"]) == 2
     err = capsys.readouterr().err
     assert "no claim id matches" in err and err.count("\n") == 1
+
+
+def test_recorded_finding_is_shown_and_does_not_fail_the_run(tmp_path, capsys):
+    code = main(["check", "--quick", "--only", "dynamics.theory_rate_literal", "--json",
+                 "--out", str(tmp_path)])
+    out = json.loads(capsys.readouterr().out)
+    (rec,) = out["claims"]
+    assert code == 0 and rec["passed"] is False and rec["verdict"] == "FINDING"
+    report = (tmp_path / "report.md").read_text()
+    assert "## Findings" in report and "sqrt(n)" in report

@@ -7,7 +7,7 @@ import pytest
 
 import numerics.checks.fourier as fourier_checks
 import numerics.checks.linear as linear_checks
-from theory.claims import KINDS, all_claims, resolve_check, run_claim, select_claims
+from theory.claims import KINDS, Claim, all_claims, resolve_check, run_claim, select_claims
 
 CLAIMS = all_claims()
 IDS = [c.id for c in CLAIMS]
@@ -20,15 +20,17 @@ def _explain(record: dict) -> str:
 
 @pytest.mark.parametrize("claim", CLAIMS, ids=IDS)
 def test_claim_quick(claim):
+    """Asserted claims pass; recorded findings (expected == 'fail') must still fail."""
     record = run_claim(claim, "quick")
-    assert record["passed"], _explain(record)
+    assert record["ok"], _explain(record)
+    assert record["passed"] == (claim.expected == "pass")
 
 
 @pytest.mark.full
 @pytest.mark.parametrize("claim", CLAIMS, ids=IDS)
 def test_claim_full(claim):
     record = run_claim(claim, "full")
-    assert record["passed"], _explain(record)
+    assert record["ok"], _explain(record)
 
 
 def test_registry_is_well_formed():
@@ -38,6 +40,19 @@ def test_registry_is_well_formed():
         assert callable(resolve_check(claim))
         assert claim.statement and claim.source and claim.protocol and claim.criterion
         assert claim.id.split(".")[0] in claim.check
+
+
+def test_expected_failure_needs_a_finding():
+    with pytest.raises(ValueError, match="needs its finding"):
+        Claim("x.y", "s", "src", "inequality", "p", "c", "m:f", expected="fail")
+
+
+def test_unexpected_pass_of_a_finding_is_not_ok(monkeypatch):
+    finding = Claim("x.finding", "s", "src", "inequality", "p", "c",
+                    "numerics.checks.linear:check_fully_connected", expected="fail",
+                    finding="we thought it fails")
+    record = run_claim(finding, "quick")
+    assert record["passed"] and record["verdict"] == "UNEXPECTED PASS" and not record["ok"]
 
 
 def test_select_claims():

@@ -40,6 +40,11 @@ class Claim:
     protocol : sizes, depths, seeds, optimiser: how the numbers are produced
     criterion : the pass rule, fixed in advance (with its tolerance and why)
     check : ``"module:function"`` of the check function in the numerics layer
+    expected : ``"pass"`` (the default: we assert the claim) or ``"fail"``: a statement of
+        THEORY.md that our numerics refute. Its check is kept and run every time, like a strict
+        xfail: it must keep failing (verdict FINDING); if it starts to pass the verdict is
+        UNEXPECTED PASS, which fails the run just as a failing asserted claim does.
+    finding : for ``expected == "fail"``: what the numbers show instead (one paragraph)
     """
 
     id: str
@@ -49,8 +54,14 @@ class Claim:
     protocol: str
     criterion: str
     check: str
+    expected: Literal["pass", "fail"] = "pass"
+    finding: str = ""
 
     def __post_init__(self) -> None:
+        if self.expected not in ("pass", "fail"):
+            raise ValueError(f"claim {self.id}: expected must be 'pass' or 'fail'")
+        if self.expected == "fail" and not self.finding:
+            raise ValueError(f"claim {self.id}: an expected failure needs its finding")
         if self.kind not in KINDS:
             raise ValueError(f"claim {self.id}: kind {self.kind!r} is not one of {KINDS}")
         if ":" not in self.check:
@@ -100,9 +111,11 @@ def resolve_check(claim: Claim):
 def run_claim(claim: Claim, mode: str = "quick") -> dict[str, Any]:
     """Run one claim's check and return its report record.
 
-    The record has ``id``, ``passed``, ``predicted``, ``measured``, ``tolerance``, ``details``,
-    ``kind``, ``source``, ``statement``, ``criterion``, ``mode`` and ``seconds``. A check that
-    raises is recorded as failed with the error in ``details`` (never hidden).
+    The record has ``id``, ``passed`` (the raw outcome of the check), ``verdict`` (see
+    :func:`verdict_of`), ``ok`` (the verdict is PASS or FINDING), ``predicted``, ``measured``,
+    ``tolerance``, ``details``, ``kind``, ``source``, ``statement``, ``criterion``,
+    ``expected``, ``finding``, ``mode`` and ``seconds``. A check that raises is recorded as
+    failed with the error in ``details`` (never hidden), and is never counted as a FINDING.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -114,7 +127,18 @@ def run_claim(claim: Claim, mode: str = "quick") -> dict[str, Any]:
         record = {"passed": False, "predicted": None, "measured": None, "tolerance": None,
                   "details": {"error": f"{type(exc).__name__}: {exc}"}}
     record["passed"] = bool(record["passed"])
+    crashed = "error" in record["details"]
+    record["verdict"] = "ERROR" if crashed else verdict_of(claim, record["passed"])
+    record["ok"] = record["verdict"] in ("PASS", "FINDING")
     record.update(id=claim.id, kind=claim.kind, source=claim.source,
                   statement=claim.statement, criterion=claim.criterion, mode=mode,
+                  expected=claim.expected, finding=claim.finding,
                   seconds=time.perf_counter() - start)
     return record
+
+
+def verdict_of(claim: Claim, passed: bool) -> str:
+    """PASS / FAIL for asserted claims; FINDING / UNEXPECTED PASS for expected failures."""
+    if claim.expected == "pass":
+        return "PASS" if passed else "FAIL"
+    return "UNEXPECTED PASS" if passed else "FINDING"
