@@ -15,6 +15,7 @@ One place decides how a cvxpy problem is solved and what a solve reports:
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -155,7 +156,10 @@ def solve(problem: cp.Problem, name: str, solver: str = DEFAULT_SOLVER,
     settings = solver_settings(solver)
     start = time.perf_counter()
     try:
-        problem.solve(solver=solver, **settings)
+        with warnings.catch_warnings():
+            # cvxpy warns on inaccurate solutions; the status check below turns them into errors.
+            warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+            problem.solve(solver=solver, **settings)
     except cp.error.SolverError as exc:
         raise ConvexSolveError(
             f"{name}: solver {solver} failed ({str(exc).splitlines()[0]})"
