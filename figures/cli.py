@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from numerics.inputs import InputError
 
 #: Subcommand modules, in the order ``cbn --help`` lists them.
-COMMANDS: tuple[str, ...] = ("linear", "check", "targets", "figures", "reproduce", "convex")
+COMMANDS: tuple[str, ...] = ("linear", "check", "targets", "figures", "reproduce", "convex", "fit",
+                             "analyze")
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130

@@ -1,0 +1,194 @@
+"""``cbn fit TARGET --depths 2,3,4,6,8 --seeds 3 ...``: minimal-norm sweep across depths and the
+fit of ``L R0 + R1 (+ R2/L)``, with bounds and consistency flags.
+
+Runs are stored in ``--store`` (default ``./cbn-results``) keyed by their full configuration:
+a second call reuses them, an interrupted call resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from figures.cli import add_common_options, print_json
+from numerics.executor import make_executor
+from numerics.inputs import InputError, check_depths, load_filter
+from numerics.store import DEFAULT_STORE, ResultStore
+from numerics.sweep import SweepSpec, execute, summarize, target_from_config
+from numerics.targets import validate_target
+
+NAME = "fit"
+HELP = "minimal-norm fits across depths and the fit of L*R0 + R1 (+ R2/L), with bounds"
+
+
+def _depths(text: str) -> list[int]:
+    try:
+        depths = sorted({int(v) for v in text.split(",") if v.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--depths must be integers like 2,3,4,6,8, got {text!r}") from None
+    return depths
+
+
+def _param(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"--param must look like KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments shared by ``cbn fit`` and ``cbn analyze``."""
+    parser.add_argument("target", nargs="?", default=None,
+                        help="registered target name, entry point or module:function")
+    parser.add_argument("--filter", default=None,
+                        help="linear target from a filter .npy (c_out, c_in, *spatial)")
+    parser.add_argument("--param", type=_param, action="append", default=[],
+                        metavar="KEY=VALUE", help="target parameter (JSON value), repeatable")
+    parser.add_argument("--depths", type=_depths, default=[2, 3, 4, 6, 8],
+                        help="comma-separated depths (default 2,3,4,6,8)")
+    parser.add_argument("--seeds", type=int, default=3, help="initialisations per depth")
+    parser.add_argument("--activation", choices=["relu", "identity"], default=None,
+                        help="default: identity for linear targets, relu otherwise")
+    parser.add_argument("--width", type=int, default=8, help="hidden width (default 8)")
+    parser.add_argument("--samples", type=int, default=128, help="data points (default 128)")
+    parser.add_argument("--convention", choices=["scaled", "plain"], default="scaled")
+    parser.add_argument("--no-bias", action="store_true", help="ReLU networks without biases")
+    parser.add_argument("--max-iter", type=int, default=20000,
+                        help="L-BFGS iteration budget per run (default 20000)")
+    parser.add_argument("--residual-rtol", type=float, default=1e-6,
+                        help="a run fits the data when ||f(X)-Y||/||Y|| <= this (default 1e-6)")
+    parser.add_argument("--store", default=DEFAULT_STORE,
+                        help=f"result store folder (default ./{DEFAULT_STORE})")
+    parser.add_argument("--scheduler", default=None,
+                        help="Dask scheduler address (default: local processes)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="local processes (default: all available cores)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_common_options(parser)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_sweep_arguments(parser)
+
+
+def spec_from_args(args: argparse.Namespace) -> SweepSpec:
+    """Validate the arguments (before anything is written) and build the sweep."""
+    if (args.target is None) == (args.filter is None):
+        raise InputError("give exactly one of TARGET or --filter FILTER.npy")
+    depths = check_depths(args.depths)
+    for name in ("seeds", "width", "samples", "max_iter"):
+        if getattr(args, name) < 1:
+            raise InputError(f"--{name.replace('_', '-')} must be >= 1")
+    if args.workers is not None and args.workers < 1:
+        raise InputError("--workers must be >= 1")
+    if not args.residual_rtol > 0:
+        raise InputError("--residual-rtol must be > 0")
+    if args.filter is not None:
+        if args.param:
+            raise InputError("--param applies to named targets, not to --filter")
+        target = {"filter": load_filter(args.filter).tolist(), "convention": args.convention}
+    else:
+        target = {"spec": args.target, "params": dict(args.param)}
+    try:
+        built = target_from_config(target)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"cannot build target: {exc}") from None
+    validate_target(built)
+    linear = built.linear_multipliers(args.convention) is not None
+    activation = args.activation or ("identity" if linear else "relu")
+    if activation == "identity" and not linear:
+        raise InputError(f"target {built.name} is not linear: use --activation relu")
+    if built.symmetry != "equivariant" or getattr(built, "pooled", False):
+        raise InputError(f"target {built.name} has pooled outputs; cbn fit needs an "
+                         f"equivariant target with per-pixel outputs")
+    return SweepSpec(
+        target=target, depths=depths, seeds=args.seeds, n_samples=args.samples,
+        sample_seed=args.seed, width=args.width, activation=activation,
+        convention=args.convention, bias=activation == "relu" and not args.no_bias,
+        solver={"max_iter": args.max_iter}, residual_rtol=args.residual_rtol,
+    )
+
+
+def run_sweep(args: argparse.Namespace) -> dict:
+    """Run (or reuse) the sweep described by ``args`` and return its summary."""
+    spec = spec_from_args(args)
+    store = ResultStore(args.store)
+    with make_executor(args.scheduler, args.workers) as executor:
+        report = execute(spec.run_configs(), store, executor, progress=not args.quiet)
+    summary = summarize(spec, report.records)
+    summary["store"] = {"folder": str(store.root), "reused": report.reused,
+                        "computed": report.computed,
+                        "recomputed_corrupt": report.recomputed_corrupt,
+                        "seconds": report.seconds}
+    return summary
+
+
+def _clean(value):
+    """NaN/inf -> None recursively (JSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        return _clean(value.item())
+    return value
+
+
+def write_json(path: Path, obj: dict) -> None:
+    """Write JSON atomically (temporary file then rename)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(_clean(obj), indent=2, allow_nan=False))
+    tmp.replace(path)
+
+
+def run(args: argparse.Namespace) -> int:
+    summary = run_sweep(args)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "fit.json", summary)
+    if args.json:
+        print_json(_clean(summary))
+    else:
+        print_summary(summary)
+    return 0
+
+
+def _fmt(v, spec=".6g") -> str:
+    return "n/a" if v is None else format(v, spec)
+
+
+def print_summary(s: dict, file=None) -> None:
+    """Human-readable table of a sweep summary, every value with its bound label."""
+    file = file or sys.stdout
+    p = lambda *a: print(*a, file=file)  # noqa: E731
+    p(f"target {s['target']}: {s['channels'][0]}->{s['channels'][1]} channels on "
+      f"{tuple(s['spatial'])}, {s['activation']} network, width {s['width']}, "
+      f"{s['n_samples']} samples, {s['seeds']} seed(s), {s['convention']} convention")
+    p(f"store {s['store']['folder']}: {s['store']['reused']} run(s) reused, "
+      f"{s['store']['computed']} computed ({s['store']['seconds']:.1f} s)")
+    p(f"{'depth':>6} {'best norm (UPPER bound)':>24} {'residual max':>13} {'exact':>14}")
+    exact = s["exact"] or [None] * len(s["depths"])
+    for L, n, r, e in zip(s["depths"], s["norm"], s["residual"], exact):
+        p(f"{L:>6} {n:>24.10g} {r:>13.2e} {_fmt(e, '14.10g'):>14}")
+    iv = s["R0_interval"]
+    p(f"R0_fit = {_fmt(s['R0_fit'])} (integer {_fmt(s['R0_integer'], 'd')}; leave-one-out "
+      f"[{_fmt(iv[0] if iv else None)}, {_fmt(iv[1] if iv else None)}])   "
+      f"R1_fit = {_fmt(s['R1_fit'])}   (fits of UPPER bounds)")
+    if s["R0_exact"] is not None:
+        p(f"exact: R0 = {s['R0_exact']:.6g}  R1 = {s['R1_exact']:.6g}  R2 = {s['R2_exact']:.6g}")
+    p(f"R0 LOWER bound = {_fmt(s['R0_lower_bound'], 'd')}   "
+      f"R0 UPPER bound = {_fmt(s['R0_upper_bound'], 'd')}")
+    for flag in s["flags"]:
+        p(f"FLAG: {flag}")

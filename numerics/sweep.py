@@ -1,0 +1,316 @@
+"""Depth sweeps: minimal-norm fits at every (depth, seed), best per depth, R0/R1 fit, bounds.
+
+Flow: :class:`SweepSpec` -> one JSON-able run configuration per (depth, seed)
+(:func:`run_configs`) -> :func:`execute` runs the missing ones on an executor and stores each as
+soon as it finishes (:mod:`numerics.store`) -> :func:`summarize` keeps the best run per depth,
+fits ``L R0 + R1 (+ R2/L)`` (:mod:`numerics.fitting`) and compares with the bounds.
+
+Bound labels (THEORY.md 7): a trained network's norm is an UPPER bound on ``R(f; Omega, L)``;
+closed-form costs of linear targets are EXACT; ranks of constant-input Jacobians of the target
+give a LOWER bound on ``R0`` for the target prescribed on an open set around those inputs; a
+known factorisation gives an UPPER bound on ``R0``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from tqdm import tqdm
+
+from numerics.bounds import LOOSE_RANK_RTOL, bottleneck_terms, jacobian_blocks_fd
+from numerics.executor import SerialExecutor
+from numerics.fitting import consistency_flags, fit_depth_scaling
+from numerics.fourier import multipliers_from_filters
+from numerics.linear import expansion_terms, ranks_per_frequency, representation_cost
+from numerics.spectra import NEAR_ONE_SPLIT, near_one_counts, weight_spectra
+from numerics.store import ResultStore, StoredRecord
+from numerics.targets import LinearTarget, Target, get_target
+
+UPPER = "upper bound on R(f; Omega, L): norm of a trained network that fits the data"
+EXACT = "exact (closed form)"
+LOWER_R0 = ("lower bound on R0: sum of ranks of the target's constant-input Jacobian blocks "
+            "(valid for the target prescribed on an open set around those inputs)")
+UPPER_R0 = "upper bound on R0: dimension of a known factorisation (THEORY.md 4)"
+FIT = "least-squares estimate from the best norm per depth (themselves upper bounds)"
+
+
+def target_from_config(target: dict) -> Target:
+    """Build the target of a run configuration: ``{"spec": ..., "params": {...}}`` (a registered
+    name, entry point or ``module:function``) or ``{"filter": nested list, "convention": ...}``
+    (the linear operator ``x -> W * x`` of a filter, THEORY.md 3)."""
+    if "filter" in target:
+        filters = np.asarray(target["filter"], dtype=float)
+        name = "filter:" + hashlib.sha256(filters.tobytes()).hexdigest()[:12]
+        mult = multipliers_from_filters(filters, target["convention"])
+        return LinearTarget(name, mult, "Linear operator of a user filter.")
+    return get_target(target["spec"], **target.get("params", {}))
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """Everything that defines a sweep (all of it enters every run's store key).
+
+    ``solver`` holds extra keyword arguments of ``numerics.minnorm.min_norm_fit``.
+    ``residual_rtol``: a run counts as fitting the data when
+    ``||f_theta(X) - Y|| / ||Y|| <= residual_rtol`` (the engine's own ``converged`` also asks
+    for a tiny KKT gradient, which runs at the minimum to 1e-12 often miss).
+    """
+
+    target: dict
+    depths: list[int]
+    seeds: int = 3
+    n_samples: int = 128
+    sample_seed: int = 0
+    width: int = 8
+    activation: str = "relu"
+    convention: str = "scaled"
+    bias: bool = True
+    solver: dict = field(default_factory=dict)
+    residual_rtol: float = 1e-6
+
+    def run_configs(self) -> list[dict]:
+        """One configuration per (depth, seed), depth-major."""
+        base = asdict(self)
+        del base["depths"], base["seeds"], base["residual_rtol"]
+        return [
+            {"kind": "min_norm_fit", **base, "depth": int(L), "seed": int(s)}
+            for L in self.depths
+            for s in range(self.seeds)
+        ]
+
+
+def run_min_norm(config: dict) -> tuple[dict, dict[str, np.ndarray]]:
+    """Run one minimal-norm fit described by a configuration from :meth:`SweepSpec.run_configs`.
+
+    Module-level and deterministic in ``config``: torch runs single-threaded during the fit, so
+    the result is bitwise the same on any executor (thread count changes float reductions).
+
+    Returns
+    -------
+    record : ``MinNormResult.to_dict()`` without the weights, plus ``bound``
+    arrays : ``filter_<l>`` and ``bias_<l>`` for every layer
+    """
+    import torch
+
+    from numerics.minnorm import min_norm_fit
+
+    target = target_from_config(config["target"])
+    X = target.sample(config["n_samples"], config["sample_seed"])
+    Y = target.evaluate(X)
+    depth = config["depth"]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = min_norm_fit(
+            X, Y, depth, [config["width"]] * (depth - 1), activation=config["activation"],
+            convention=config["convention"], bias=config["bias"], seed=config["seed"],
+            **config["solver"],
+        )
+    finally:
+        torch.set_num_threads(threads)
+    record = {k: v for k, v in result.to_dict().items() if k not in ("filters", "biases")}
+    record["bound"] = UPPER
+    arrays: dict[str, np.ndarray] = {}
+    for i, w in enumerate(result.filters):
+        arrays[f"filter_{i}"] = np.asarray(w)
+    for i, b in enumerate(result.biases or []):
+        if b is not None:
+            arrays[f"bias_{i}"] = np.asarray(b)
+    return record, arrays
+
+
+def network_from_arrays(arrays: dict[str, np.ndarray]) -> tuple[list, list | None]:
+    """``(filters, biases)`` from a stored record's arrays (biases None when absent)."""
+    depth = sum(1 for k in arrays if k.startswith("filter_"))
+    filters = [arrays[f"filter_{i}"] for i in range(depth)]
+    biases = [arrays.get(f"bias_{i}") for i in range(depth)]
+    return filters, (None if all(b is None for b in biases) else biases)
+
+
+@dataclass
+class ExecutionReport:
+    """Records of a batch of runs, in configuration order, and where each came from."""
+
+    records: list[StoredRecord]
+    reused: int
+    computed: int
+    recomputed_corrupt: int
+    seconds: float
+
+
+def execute(
+    configs: Sequence[dict],
+    store: ResultStore,
+    executor=None,
+    fn: Callable[[dict], tuple[dict, dict]] = run_min_norm,
+    progress: bool = True,
+) -> ExecutionReport:
+    """Run every configuration not yet in ``store`` and store each result when it finishes.
+
+    Finished records are reused; corrupt ones are detected by the store and recomputed. Each
+    record is written atomically as soon as its run returns, so an interruption (Ctrl-C, kill)
+    loses only the runs in flight and the next call resumes.
+    """
+    start = time.perf_counter()
+    executor = executor or SerialExecutor()
+    corrupt_before = len(store.corrupt_keys)
+    found = [store.load(c) for c in configs]
+    missing = [i for i, rec in enumerate(found) if rec is None]
+    bar = tqdm(total=len(configs), initial=len(configs) - len(missing), file=sys.stderr,
+               disable=not progress, desc="runs", unit="run")
+    try:
+        for j, (record, arrays) in executor.map_unordered(fn, [configs[i] for i in missing]):
+            found[missing[j]] = store.save(configs[missing[j]], record, arrays)
+            bar.update(1)
+    finally:
+        bar.close()
+    return ExecutionReport(
+        records=found, reused=len(configs) - len(missing), computed=len(missing),
+        recomputed_corrupt=len(store.corrupt_keys) - corrupt_before,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def constant_inputs(X: np.ndarray, count: int = 3, seed: int = 0) -> list[np.ndarray]:
+    """Constant inputs (values per channel) at which Jacobian bounds are taken: the data mean
+    per channel and ``count - 1`` Gaussian values scaled by the data's per-channel spread."""
+    axes = (0,) + tuple(range(2, X.ndim))
+    mean, std = X.mean(axis=axes), X.std(axis=axes)
+    rng = np.random.default_rng(seed)
+    return [mean] + [mean + std * rng.standard_normal(len(mean)) for _ in range(count - 1)]
+
+
+def target_r0_lower_bound(target: Target, X: np.ndarray) -> dict | None:
+    """Max over :func:`constant_inputs` of ``sum_m rank J_m`` of the target (finite differences).
+
+    None for targets that are not translation-equivariant with per-pixel outputs.
+    """
+    if target.symmetry != "equivariant" or getattr(target, "pooled", False):
+        return None
+    best = None
+    for value in constant_inputs(X):
+        blocks, off = jacobian_blocks_fd(target.evaluate, value, target.spatial)
+        ranks = ranks_per_frequency(blocks, LOOSE_RANK_RTOL)
+        entry = {"value": value.tolist(), "rank_sum": int(ranks.sum()),
+                 "ranks": ranks.tolist(), "off_diagonal": off, "rank_rtol": LOOSE_RANK_RTOL,
+                 "bound": LOWER_R0}
+        if best is None or entry["rank_sum"] > best["rank_sum"]:
+            best = entry
+    return best
+
+
+def _layer_counts(filters, convention: str) -> list[dict]:
+    """Per layer: per-frequency count of singular values above the split, and its extremes."""
+    out = []
+    for l, s in enumerate(weight_spectra(filters, convention)):
+        c = near_one_counts(s, NEAR_ONE_SPLIT)
+        out.append({"layer": l + 1, "counts": c["counts"].tolist(),
+                    "total": int(c["counts"].sum()), "max_dev_kept": c["max_dev_kept"],
+                    "max_dropped": c["max_dropped"]})
+    return out
+
+
+def summarize(spec: SweepSpec, records: Sequence[StoredRecord]) -> dict:
+    """Best run per depth, depth fit, bounds, flags and the CBN picture of the deepest network.
+
+    Returns
+    -------
+    dict with the keys of ``cbn fit --json`` (see the README), every value labelled.
+    """
+    target = target_from_config(spec.target)
+    X = target.sample(spec.n_samples, spec.sample_seed)
+    by_depth: dict[int, list[StoredRecord]] = {}
+    for rec in records:
+        by_depth.setdefault(rec.config["depth"], []).append(rec)
+    depths = sorted(by_depth)
+    best, flags = [], []
+    for L in depths:
+        runs = by_depth[L]
+        ok = [r for r in runs if r.record["residual_rel"] <= spec.residual_rtol]
+        if not ok:
+            flags.append(f"depth {L}: no seed fits the data to residual_rel <= "
+                         f"{spec.residual_rtol:g}; using the smallest residual")
+            ok = [min(runs, key=lambda r: r.record["residual_rel"])]
+            ok = runs
+        best.append(min(ok, key=lambda r: r.record["norm_sq"]))
+    norms = [r.record["norm_sq"] for r in best]
+    residuals = [r.record["residual_max_abs"] for r in best]
+
+    mult = target.linear_multipliers(spec.convention)
+    linear_net = mult is not None and spec.activation == "identity"
+    exact = [representation_cost(mult, L, spec.convention) for L in depths] if linear_net else None
+    if mult is not None:
+        # the Jacobian of a linear target is A(m) at every input: sum_m rank A(m) bounds R0
+        # from below for any network; it is R0 itself for linear networks (closed form).
+        r0_exact, r1_exact, r2_exact = expansion_terms(mult, spec.convention)
+        r0_lower = int(round(r0_exact))
+        r0_upper = r0_lower if linear_net else target.r0_upper_bound()
+        lower_info = {"rank_sum": r0_lower, "bound": EXACT if linear_net else LOWER_R0}
+    else:
+        r0_exact = r1_exact = r2_exact = None
+        lower_info = target_r0_lower_bound(target, X)
+        r0_lower = None if lower_info is None else lower_info["rank_sum"]
+        r0_upper = target.r0_upper_bound()
+
+    out: dict = {
+        "target": target.name,
+        "description": target.description(),
+        "spatial": list(target.spatial),
+        "channels": [target.c_in, target.c_out],
+        "activation": spec.activation,
+        "convention": spec.convention,
+        "width": spec.width,
+        "n_samples": spec.n_samples,
+        "seeds": spec.seeds,
+        "depths": depths,
+        "norm": norms,
+        "residual": residuals,
+        "runs": [[{"seed": r.config["seed"], "norm_sq": r.record["norm_sq"],
+                   "residual_max_abs": r.record["residual_max_abs"],
+                   "residual_rel": r.record["residual_rel"],
+                   "converged": r.record.get("converged"), "key": r.key}
+                  for r in by_depth[L]] for L in depths],
+        "exact": exact,
+        "R0_exact": r0_exact if linear_net else None,
+        "R1_exact": r1_exact if linear_net else None,
+        "R2_exact": r2_exact if linear_net else None,
+        "R0_lower_bound": r0_lower,
+        "R0_lower_bound_detail": lower_info,
+        "R0_upper_bound": r0_upper,
+    }
+    if len(depths) >= 3:
+        fit = fit_depth_scaling(depths, norms)
+        flags += consistency_flags(fit, r0_lower_bound=r0_lower, lower_bounds=exact)
+        out.update(R0_fit=fit.R0_free, R0_integer=fit.R0, R1_fit=fit.R1, R2_fit=fit.R2,
+                   R0_interval=fit.R0_interval, R1_interval=fit.R1_interval, fit=fit.to_dict())
+    else:
+        flags.append("fewer than 3 depths: no depth fit")
+        out.update(R0_fit=None, R0_integer=None, R1_fit=None, R2_fit=None, R0_interval=None,
+                   R1_interval=None, fit=None)
+    deepest_filters, deepest_biases = network_from_arrays(best[-1].arrays)
+    value = constant_inputs(X)[0]
+    terms = bottleneck_terms(deepest_filters, deepest_biases, value, spec.activation,
+                             spec.convention, LOOSE_RANK_RTOL)
+    out["deepest"] = {
+        "depth": depths[-1],
+        "key": best[-1].key,
+        "layer_counts": _layer_counts(deepest_filters, spec.convention),
+        "split": NEAR_ONE_SPLIT,
+        "bottleneck_inequality": {
+            "bound_total": terms.total, "norm_sq": terms.norm_sq, "slack": terms.slack,
+            "rank_term": terms.rank_term, "log_pdet_term": terms.log_pdet_term,
+            "jacobian_ranks": terms.ranks.tolist(), "bound": "lower bound on this network's norm",
+        },
+    }
+    out["flags"] = flags
+    out["bound"] = {
+        "norm": UPPER, "exact": EXACT, "R0_fit": FIT, "R1_fit": FIT, "R0_interval": FIT,
+        "R0_lower_bound": EXACT if linear_net else LOWER_R0,
+        "R0_upper_bound": EXACT if linear_net else UPPER_R0,
+    }
+    return out

@@ -1,0 +1,129 @@
+"""``cbn fit`` and ``cbn analyze``: JSON contract, store reuse, bad input, kill-and-resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from figures.cli import main
+from numerics.store import ResultStore
+
+#: derivative on d = 8 (exact R0 = 6, R1 = -2.7726): a well-conditioned linear target
+BASE = ["derivative", "--param", "spatial=[8]", "--samples", "8", "--width", "2",
+        "--workers", "1", "--quiet"]
+
+
+def _fit(capsys, args) -> tuple[int, dict | None, str]:
+    code = main(["fit", *args])
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if code == 0 and "--json" in args else None), err
+
+
+def test_fit_json_contract_and_store_reuse(tmp_path, capsys):
+    args = [*BASE, "--depths", "2,3,4", "--seeds", "1", "--store", str(tmp_path / "s"),
+            "--json", "--out", str(tmp_path / "out")]
+    code, s, _ = _fit(capsys, args)
+    assert code == 0
+    for key in ("depths", "norm", "residual", "R0_fit", "R1_fit", "R0_interval",
+                "R0_lower_bound", "R0_upper_bound", "exact", "bound", "flags"):
+        assert key in s
+    assert s["depths"] == [2, 3, 4]
+    assert s["bound"]["norm"].startswith("upper bound")
+    assert s["bound"]["exact"].startswith("exact")
+    assert s["R0_lower_bound"] == s["R0_upper_bound"] == 6
+    # closed form by hand: R(L) = L * sum_m |sin(2 pi m/8)|^(2/L)
+    by_hand = [L * sum(abs(np.sin(2 * np.pi * m / 8)) ** (2 / L) for m in range(8) if m % 4)
+               for L in (2, 3, 4)]
+    np.testing.assert_allclose(s["exact"], by_hand, rtol=1e-12)  # FFT round-off only
+    assert s["store"]["computed"] == 3
+    assert json.loads((tmp_path / "out" / "fit.json").read_text())["norm"] == s["norm"]
+    code, again, _ = _fit(capsys, args)
+    assert again["store"]["reused"] == 3 and again["store"]["computed"] == 0
+    assert again["norm"] == s["norm"]
+
+
+def test_fit_from_filter_file(tmp_path, capsys):
+    w = np.zeros((1, 1, 6))
+    w[0, 0, :2] = [1.0, 1.0]  # x(p) + x(p-1): multiplier (1 + e^{-i w})/sqrt 6, zero at Nyquist
+    np.save(tmp_path / "w.npy", w)
+    code, s, _ = _fit(capsys, ["--filter", str(tmp_path / "w.npy"), "--depths", "2,3,4",
+                               "--seeds", "1", "--samples", "6", "--width", "2", "--workers",
+                               "1", "--quiet", "--store", str(tmp_path / "s"), "--json"])
+    assert code == 0
+    assert s["activation"] == "identity" and s["R0_lower_bound"] == 5
+    for norm, exact in zip(s["norm"], s["exact"]):
+        assert abs(norm - exact) <= 1e-4 * exact  # issue criterion on trained linear nets
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["no_such_target"], "no_such_target"),
+    (["derivative", "--depths", "2,x"], "--depths"),
+    (["derivative", "--depths", "0,2"], "depth"),
+    (["derivative", "--filter", "w.npy"], "exactly one"),
+    (["--filter", "missing.npy"], "not found"),
+    (["bottleneck", "--activation", "identity"], "not linear"),
+    (["derivative", "--seeds", "0"], "--seeds"),
+    (["derivative", "--param", "spatial"], "KEY=VALUE"),
+])
+def test_fit_bad_input_one_line_nothing_written(tmp_path, capsys, args, needle):
+    store = tmp_path / "store"
+    try:
+        code = main(["fit", *args, "--store", str(store), "--out", str(tmp_path / "out")])
+    except SystemExit as exc:  # argparse-level errors exit from the parser
+        code = exc.code
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert needle in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not store.exists() and not (tmp_path / "out").exists()
+
+
+def test_analyze_writes_one_report_folder(tmp_path, capsys):
+    out = tmp_path / "report"
+    code = main(["analyze", *BASE, "--depths", "2,3,4", "--seeds", "1",
+                 "--store", str(tmp_path / "s"), "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["activation_energy.png", "norm_vs_depth.png", "report.md",
+                     "summary.json", "weight_spectra.png"]
+    for png in out.glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "UPPER" in (out / "report.md").read_text()
+    assert not list(tmp_path.glob(".report.*"))  # temporary folder removed
+
+
+def test_cbn_fit_killed_half_way_resumes_to_identical_records(tmp_path):
+    cmd = [sys.executable, "-m", "figures.cli", "fit", *BASE, "--depths", "2,3,4",
+           "--seeds", "2", "--json"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    killed, fresh = tmp_path / "killed", tmp_path / "fresh"
+    proc = subprocess.Popen([*cmd, "--store", str(killed)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300  # only guards against a hung subprocess
+    while len(list(killed.glob("*.json"))) < 2:
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = len(list(killed.glob("*.json")))
+    assert 2 <= done < 6
+    resumed = subprocess.run([*cmd, "--store", str(killed)], env=env, capture_output=True,
+                             text=True, check=True)
+    first = json.loads(resumed.stdout)
+    assert first["store"]["reused"] == done and first["store"]["computed"] == 6 - done
+    clean = subprocess.run([*cmd, "--store", str(fresh)], env=env, capture_output=True,
+                           text=True, check=True)
+    assert json.loads(clean.stdout)["norm"] == first["norm"]
+    a, b = ResultStore(killed), ResultStore(fresh)
+    assert a.keys() == b.keys()
+    for key in a.keys():
+        ja = json.loads(a.paths(key)[0].read_text())["record"]
+        jb = json.loads(b.paths(key)[0].read_text())["record"]
+        assert ja["norm_sq"] == jb["norm_sq"] and ja["residual_max_abs"] == jb["residual_max_abs"]
+        assert a.paths(key)[1].read_bytes() == b.paths(key)[1].read_bytes()  # bitwise weights
