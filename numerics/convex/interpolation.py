@@ -27,7 +27,7 @@ Either way only half the frequencies are solved; the partner ``-m`` gets ``conj 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cvxpy as cp
 import numpy as np
@@ -84,7 +84,6 @@ class InterpolationResult:
     record: SolveRecord
     convention: str
     bound: str = "exact"
-    extra: dict = field(default_factory=dict)
 
 
 def data_spectra(X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -27,7 +27,7 @@ sampled patterns give an **upper bound** (the record says which). The network is
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cvxpy as cp
 import numpy as np
@@ -124,7 +124,6 @@ class Relu2Result:
     penalty: float
     n_neurons: int
     record: SolveRecord
-    extra: dict = field(default_factory=dict)
 
 
 def _check_beta(beta: float | None) -> None:
@@ -310,11 +309,14 @@ def relu2_circular(
     d = re.shape[1]
 
     def penalty(V):
-        rows = []
-        for i in range(V.shape[0]):
-            Vi = cp.reshape(V[i], (c_in, d), order="C")
-            rows.append(weight @ cp.norm(cp.vstack([Vi @ re.T, Vi @ im.T]), 2, axis=0))
-        return kappa * cp.sum(cp.hstack(rows))
+        # Real and imaginary parts of F v_c at the half frequencies, for every pattern i and
+        # channel c, flattened to (P * K,) (pattern-major); moduli over (Re, Im) x channels.
+        parts = []
+        for c in range(c_in):
+            Vc = V[:, c * d:(c + 1) * d]
+            parts += [cp.vec(Vc @ re.T, order="C"), cp.vec(Vc @ im.T, order="C")]
+        moduli = cp.norm(cp.vstack(parts), 2, axis=0)
+        return kappa * (np.tile(weight, V.shape[0]) @ moduli)
 
     V, Wn, _, record = _solve_program(Z, y, patterns, penalty, False, beta,
                                       "relu2-circular", solver)
