@@ -25,11 +25,12 @@ from tqdm import tqdm
 from numerics.bounds import LOOSE_RANK_RTOL, bottleneck_terms, jacobian_blocks_fd
 from numerics.executor import SerialExecutor
 from numerics.fitting import consistency_flags, fit_depth_scaling
-from numerics.fourier import multipliers_from_filters
+from numerics.fourier import filters_from_multipliers, multipliers_from_filters
 from numerics.linear import expansion_terms, ranks_per_frequency, representation_cost
 from numerics.spectra import NEAR_ONE_SPLIT, near_one_counts, weight_spectra
 from numerics.store import ResultStore, StoredRecord
 from numerics.targets import LinearTarget, Target, get_target
+from numerics.targets.base import diagonal_projectors
 
 UPPER = "upper bound on R(f; Omega, L): norm of a trained network that fits the data"
 EXACT = "exact (closed form)"
@@ -51,11 +52,54 @@ def target_from_config(target: dict) -> Target:
     return get_target(target["spec"], **target.get("params", {}))
 
 
+def construction_network(target: Target, depth: int, width: int) -> tuple[list, list]:
+    """The explicit ReLU network of a ``bottleneck`` target's factorisation (THEORY.md 4).
+
+    ``relu(W1 * x + b1)`` -> ``g = Q * a + B >= 0`` (the representation, kept on ``V_m``) ->
+    ``depth - 4`` projection layers with multiplier ``P_{V_m}`` (the identity on ``g``, cost
+    ``sum_m dim V_m`` each) -> ``relu(W2 * g + b2 - M2(0) B)`` -> ``W3 * .``. Its norm is an
+    UPPER bound on ``R(f; L)`` growing like ``L sum_m dim V_m``. Hidden channels are padded with
+    zeros to ``width``.
+
+    Raises
+    ------
+    ValueError
+        If the target carries no such layers, ``depth < 4`` or ``width`` is too small.
+    """
+    needed = ("W1", "b1", "Q", "B", "W2", "b2", "W3", "keep")
+    if not all(hasattr(target, a) for a in needed):
+        raise ValueError(f"target {target.name} has no explicit bottleneck construction")
+    if depth < 4:
+        raise ValueError(f"the bottleneck construction needs depth >= 4, got {depth}")
+    hidden, c_rep = target.W1.shape[0], target.Q.shape[0]
+    if width < max(hidden, c_rep):
+        raise ValueError(f"width {width} < {max(hidden, c_rep)} needed by the construction")
+    spatial = target.W1.shape[2:]
+    proj = filters_from_multipliers(diagonal_projectors(target.keep), "scaled")
+    m2_zero = multipliers_from_filters(target.W2, "scaled")[(0,) * len(spatial)].real
+    filters = [target.W1, target.Q, *[proj] * (depth - 4), target.W2, target.W3]
+    biases = [target.b1, target.B, *[np.zeros(c_rep)] * (depth - 4),
+              target.b2 - m2_zero @ target.B, np.zeros(target.W3.shape[0])]
+    out_f, out_b, c_prev = [], [], target.c_in
+    for i, (w, b) in enumerate(zip(filters, biases)):
+        c_out = w.shape[0] if i == depth - 1 else width
+        pad = np.zeros((c_out, c_prev, *spatial))
+        pad[: w.shape[0], : w.shape[1]] = w
+        bias = np.zeros(c_out)
+        bias[: len(b)] = b
+        out_f.append(pad)
+        out_b.append(bias)
+        c_prev = c_out
+    return out_f, out_b
+
+
 @dataclass(frozen=True)
 class SweepSpec:
     """Everything that defines a sweep (all of it enters every run's store key).
 
     ``solver`` holds extra keyword arguments of ``numerics.minnorm.min_norm_fit``.
+    ``init``: None (random, seeded) or ``"construction"`` (start from
+    :func:`construction_network`; the seed then only matters through the engine).
     ``residual_rtol``: a run counts as fitting the data when
     ``||f_theta(X) - Y|| / ||Y|| <= residual_rtol`` (the engine's own ``converged`` also asks
     for a tiny KKT gradient, which runs at the minimum to 1e-12 often miss).
@@ -71,6 +115,7 @@ class SweepSpec:
     convention: str = "scaled"
     bias: bool = True
     solver: dict = field(default_factory=dict)
+    init: str | None = None
     residual_rtol: float = 1e-6
 
     def run_configs(self) -> list[dict]:
@@ -103,13 +148,20 @@ def run_min_norm(config: dict) -> tuple[dict, dict[str, np.ndarray]]:
     X = target.sample(config["n_samples"], config["sample_seed"])
     Y = target.evaluate(X)
     depth = config["depth"]
+    init = None
+    if config.get("init") == "construction":
+        from numerics.network import CircularCNN
+
+        filters, biases = construction_network(target, depth, config["width"])
+        init = CircularCNN.from_numpy(filters, biases, activation=config["activation"],
+                                      convention=config["convention"])
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         result = min_norm_fit(
             X, Y, depth, [config["width"]] * (depth - 1), activation=config["activation"],
             convention=config["convention"], bias=config["bias"], seed=config["seed"],
-            **config["solver"],
+            init=init, **config["solver"],
         )
     finally:
         torch.set_num_threads(threads)
@@ -257,6 +309,16 @@ def summarize(spec: SweepSpec, records: Sequence[StoredRecord]) -> dict:
         r0_lower = None if lower_info is None else lower_info["rank_sum"]
         r0_upper = target.r0_upper_bound()
 
+    construction = None
+    if all(hasattr(target, a) for a in ("W1", "Q", "keep")) and spec.activation == "relu":
+        construction = []
+        for L in depths:
+            try:
+                f, b = construction_network(target, L, spec.width)
+            except ValueError:
+                construction.append(None)
+                continue
+            construction.append(float(sum(np.sum(w**2) for w in f) + sum(np.sum(v**2) for v in b)))
     out: dict = {
         "target": target.name,
         "description": target.description(),
@@ -276,6 +338,8 @@ def summarize(spec: SweepSpec, records: Sequence[StoredRecord]) -> dict:
                    "converged": r.record.get("converged"), "key": r.key}
                   for r in by_depth[L]] for L in depths],
         "exact": exact,
+        "construction_norm": construction,
+        "init": spec.init,
         "R0_exact": r0_exact if linear_net else None,
         "R1_exact": r1_exact if linear_net else None,
         "R2_exact": r2_exact if linear_net else None,
@@ -309,7 +373,9 @@ def summarize(spec: SweepSpec, records: Sequence[StoredRecord]) -> dict:
     }
     out["flags"] = flags
     out["bound"] = {
-        "norm": UPPER, "exact": EXACT, "R0_fit": FIT, "R1_fit": FIT, "R0_interval": FIT,
+        "norm": UPPER, "exact": EXACT,
+        "construction_norm": "upper bound on R(f; L): norm of the explicit construction network",
+        "R0_fit": FIT, "R1_fit": FIT, "R0_interval": FIT,
         "R0_lower_bound": EXACT if linear_net else LOWER_R0,
         "R0_upper_bound": EXACT if linear_net else UPPER_R0,
     }

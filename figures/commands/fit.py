@@ -19,7 +19,13 @@ from figures.cli import add_common_options, print_json
 from numerics.executor import make_executor
 from numerics.inputs import InputError, check_depths, load_filter
 from numerics.store import DEFAULT_STORE, ResultStore
-from numerics.sweep import SweepSpec, execute, summarize, target_from_config
+from numerics.sweep import (
+    SweepSpec,
+    construction_network,
+    execute,
+    summarize,
+    target_from_config,
+)
 from numerics.targets import validate_target
 
 NAME = "fit"
@@ -72,6 +78,9 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Dask scheduler address (default: local processes)")
     parser.add_argument("--workers", type=int, default=None,
                         help="local processes (default: all available cores)")
+    parser.add_argument("--init", choices=["random", "construction"], default="random",
+                        help="start from a seeded random network (default) or from the "
+                             "target's explicit construction (bottleneck targets)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_common_options(parser)
 
@@ -104,6 +113,13 @@ def spec_from_args(args: argparse.Namespace) -> SweepSpec:
         raise InputError(f"cannot build target: {exc}") from None
     validate_target(built)
     linear = built.linear_multipliers(args.convention) is not None
+    if args.init == "construction":
+        try:
+            construction_network(built, max(depths), args.width)
+        except ValueError as exc:
+            raise InputError(f"--init construction: {exc}") from None
+        if min(depths) < 4:
+            raise InputError("--init construction needs every depth >= 4")
     activation = args.activation or ("identity" if linear else "relu")
     if activation == "identity" and not linear:
         raise InputError(f"target {built.name} is not linear: use --activation relu")
@@ -115,6 +131,7 @@ def spec_from_args(args: argparse.Namespace) -> SweepSpec:
         sample_seed=args.seed, width=args.width, activation=activation,
         convention=args.convention, bias=activation == "relu" and not args.no_bias,
         solver={"max_iter": args.max_iter}, residual_rtol=args.residual_rtol,
+        init=None if args.init == "random" else "construction",
     )
 
 

@@ -101,3 +101,31 @@ def test_run_min_norm_is_deterministic():
     (r1, a1), (r2, a2) = run_min_norm(config), run_min_norm(config)
     assert _deterministic(r1) == _deterministic(r2)
     assert all(np.array_equal(a1[k], a2[k]) for k in a1)
+
+
+def test_bottleneck_construction_represents_target_with_upper_bound_slope():
+    """The explicit network: f exactly, norm growing by sum_m dim V_m per added layer."""
+    from numerics.spectra import forward, near_one_counts, weight_spectra
+    from numerics.sweep import construction_network
+    from numerics.targets import get_target
+
+    target = get_target("bottleneck", spatial=[8], K=1, c_rep=2)
+    X = target.sample(10, 0)
+    Y = target.evaluate(X)
+    norms = []
+    for depth in (4, 5, 7):
+        filters, biases = construction_network(target, depth, width=6)
+        # same arithmetic through FFTs in another order: round-off ~1e-15 relative
+        assert np.abs(forward(filters, biases, X)[-1] - Y).max() <= 1e-12 * np.abs(Y).max()
+        norms.append(sum(np.sum(w**2) for w in filters) + sum(np.sum(b**2) for b in biases))
+    upper = target.r0_upper_bound()
+    assert upper == 6  # 2 channels x 3 frequencies |m| <= 1
+    # each projection layer costs exactly trace P = 6 (round-off of an FFT of 0/1 multipliers)
+    assert norms[1] - norms[0] == pytest.approx(upper, abs=1e-9)
+    assert norms[2] - norms[1] == pytest.approx(2 * upper, abs=1e-9)
+    middle = near_one_counts(weight_spectra(filters)[3])
+    assert middle["counts"].sum() == upper and middle["max_dev_kept"] < 1e-12
+    with pytest.raises(ValueError, match="depth >= 4"):
+        construction_network(target, 3, 6)
+    with pytest.raises(ValueError, match="no explicit"):
+        construction_network(get_target("derivative"), 5, 6)
