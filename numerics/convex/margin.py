@@ -12,7 +12,7 @@ and this solution is the limit direction. (Its value times ``2 sqrt(d)`` is the 
 The objective is summed over half of the frequencies (conjugate pairs counted twice); the record
 carries a weak-duality certificate built from the multipliers ``lambda >= 0`` of the
 constraints: with ``g = sum_n lambda_n y_n x_n``, ``sum_n lambda_n / max(1, ||F g||_inf)`` is a
-lower bound on the optimum.
+lower bound on the optimum (the sup-norm taken over the support when ``beta`` is restricted).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import cvxpy as cp
 import numpy as np
 
 from numerics.convex.solver import DEFAULT_SOLVER, SolveRecord, solve
-from numerics.fourier import frequency_multiplicity, half_frequency_mask
+from numerics.fourier import frequency_multiplicity, half_frequency_mask, negated_frequencies
 
 
 @dataclass
@@ -63,13 +63,22 @@ def unitary_dft_rows(spatial: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, 
     return F.real.copy(), F.imag.copy(), frequency_multiplicity(spatial)[half].astype(float)
 
 
-def max_margin(X: np.ndarray, labels: np.ndarray, solver: str = DEFAULT_SOLVER) -> MarginResult:
+def max_margin(
+    X: np.ndarray,
+    labels: np.ndarray,
+    solver: str = DEFAULT_SOLVER,
+    support: np.ndarray | None = None,
+) -> MarginResult:
     """Solve the depth-2 max-margin program.
 
     Parameters
     ----------
     X : array, shape (N, 1, *spatial) (single channel) or (N, *spatial)
     labels : array, shape (N,), values in {-1, +1}
+    support : optional bool array, shape ``spatial``, closed under ``m -> -m``: restrict
+        ``beta`` to these frequencies (``F beta(m) = 0`` elsewhere). The restricted optima are
+        the other stationary points of the depth-2 problem in parameter space (a frequency
+        whose two factors are both 0 receives no gradient).
 
     Raises
     ------
@@ -94,13 +103,25 @@ def max_margin(X: np.ndarray, labels: np.ndarray, solver: str = DEFAULT_SOLVER) 
     beta = cp.Variable(flat.shape[1])
     moduli = cp.norm(cp.vstack([re @ beta, im @ beta]), 2, axis=0)
     margin = cp.multiply(labels, flat @ beta) >= 1
-    problem = cp.Problem(cp.Minimize(weight @ moduli), [margin])
+    constraints = [margin]
+    if support is not None:
+        support = np.asarray(support, dtype=bool)
+        mirrored = negated_frequencies(support, len(spatial))
+        if support.shape != spatial or np.any(support != mirrored):
+            raise ValueError(f"support must be a boolean array of shape {spatial} closed under "
+                             f"m -> -m")
+        off = ~support[half_frequency_mask(spatial)]
+        if off.any():
+            constraints += [re[off] @ beta == 0, im[off] @ beta == 0]
+    problem = cp.Problem(cp.Minimize(weight @ moduli), constraints)
     record = solve(problem, "margin", solver,
                    infeasible_message="the data are not linearly separable (through the origin)")
     b = np.asarray(beta.value, dtype=float)
     lam = np.maximum(np.asarray(margin.dual_value, dtype=float), 0.0)
     g = (lam * labels) @ flat
     g_hat = np.fft.fftn(g.reshape(spatial)) / np.sqrt(g.size)
+    if support is not None:  # off the support the equality multipliers absorb F g
+        g_hat = g_hat[support]
     dual_norm = float(np.abs(g_hat).max())
     lower = float(lam.sum()) / max(1.0, dual_norm)
     record.certificate.update(

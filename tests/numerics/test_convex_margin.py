@@ -57,6 +57,22 @@ def test_no_feasible_direction_beats_it(rng):
         assert cost >= res.value * (1 - 1e-8)  # solver accuracy
 
 
+def test_support_restriction(rng):
+    X, y = _separable(rng, 8, (8,))
+    full = max_margin(X, y, "CLARABEL")
+    support = np.ones(8, dtype=bool)
+    support[[0, 4]] = False  # the two self-conjugate frequencies of Z_8
+    res = max_margin(X, y, "CLARABEL", support=support)
+    # Off the support F beta vanishes to the solver's feasibility tolerance (1e-9).
+    assert np.abs(res.fourier_abs[~support]).max() < 1e-8
+    assert res.value >= full.value * (1 - 1e-9)  # a restriction cannot lower the optimum
+    assert abs(res.record.certificate["certified_gap"]) <= 1e-6 * res.value
+    with pytest.raises(ValueError, match="closed under"):
+        bad = np.zeros(8, dtype=bool)
+        bad[1] = True  # m = 1 without m = -1
+        max_margin(X, y, support=bad)
+
+
 def test_non_separable_data_raise(rng):
     X = rng.standard_normal((4, 1, 6))
     X = np.concatenate([X, -X])
@@ -73,16 +89,16 @@ def test_bad_labels_and_channels_raise(rng):
         max_margin(rng.standard_normal((4, 2, 6)), np.array([1, -1, 1, -1]))
 
 
-def _gd_trajectory(X, y, checkpoints, seed):
+def _gd_trajectory(X, y, checkpoints, seed, gain=1e-2, eta=0.01):
     """Depth-2 linear circular CNN of the engine, classifier x -> (W2 * W1 * x)(0), trained on
     the log-sum-exp of the exponential losses with angle-normalised steps
-    theta <- theta - 0.01 ||theta|| g / ||g|| (plain GD on the exponential loss converges in
+    theta <- theta - eta ||theta|| g / ||g|| (plain GD on the exponential loss converges in
     direction like 1/log t: normalising the step lets ||theta|| grow geometrically)."""
     torch = pytest.importorskip("torch")
     network = pytest.importorskip("numerics.network", reason="needs the engine (issue 3)")
     d = X.shape[-1]
     net = network.CircularCNN((1, 1, 1), (d,), activation="identity", bias=False, seed=seed,
-                              init_gain=1e-2)
+                              init_gain=gain)
     Xt, yt = torch.tensor(X), torch.tensor(y)
     basis = torch.eye(d, dtype=torch.float64)[:, None, :]
     betas = []
@@ -94,7 +110,7 @@ def _gd_trajectory(X, y, checkpoints, seed):
         tnorm = torch.sqrt(sum((p * p).sum() for p in params)).detach()
         with torch.no_grad():
             for p, g in zip(params, grads):
-                p -= 0.01 * tnorm / gnorm * g
+                p -= eta * tnorm / gnorm * g
         if step in checkpoints:
             with torch.no_grad():
                 betas.append(net(basis)[:, 0, 0].numpy().copy())
@@ -123,3 +139,27 @@ def test_depth2_gradient_descent_approaches_the_max_margin_solution():
     # the approach is logarithmically slow, so only the decrease and the final cost are asserted.
     assert misalignment[-1] < misalignment[0]
     assert ratios[-1] - 1 < 0.1
+
+
+def test_depth2_gradient_descent_plateaus_at_a_restricted_max_margin():
+    """Finding: from a small initialisation GD first converges in direction to the max-margin
+    classifier restricted to the frequencies it has switched on (here the self-conjugate
+    frequencies 0 and 4 stay off): a stationary point of the parameter-space problem, not the
+    convex optimum, where it lingers for a long time (the escape seen at ||theta|| ~ 1e10)."""
+    rng = np.random.default_rng(0)
+    d, n = 8, 6
+    X = rng.standard_normal((n, 1, d))
+    y = np.sign(rng.standard_normal(n))
+    opt = max_margin(X, y, "CLARABEL")
+    (beta,) = _gd_trajectory(X, y, (9000,), seed=0, gain=1e-6, eta=0.003)
+    fabs = np.abs(np.fft.fft(beta))
+    support = fabs > 1e-3 * fabs.max()  # switched-on frequencies (the others are ~1e-6 of max)
+    restricted = max_margin(X, y, "CLARABEL", support=support)
+    cos = beta @ restricted.beta / np.linalg.norm(beta) / np.linalg.norm(restricted.beta)
+    print("support", support.astype(int), "1 - cos to restricted optimum", 1 - cos,
+          "restricted / global value", restricted.value / opt.value)
+    assert not support.all()
+    # Measured 1 - cos = 7.6e-7: the plateau IS the restricted optimum (to 1e-5).
+    assert 1 - cos < 1e-5
+    # ... and it is not the convex optimum: the restricted value is strictly larger (1.7 %).
+    assert restricted.value > opt.value * 1.01
