@@ -114,8 +114,11 @@ def arrangement_patterns(
     """
     Z = np.asarray(Z, dtype=np.float64)
     B = _reduced(Z)
-    H = _distinct_hyperplanes(B)
     r = B.shape[1]
+    if r == 0:  # Z = 0: one cell, every neuron sees 0 (the pattern is all ones, Z v = 0)
+        return Patterns(masks=np.ones((1, Z.shape[0]), dtype=bool), exact=True, cell_bound=1,
+                        method="enumerated")
+    H = _distinct_hyperplanes(B)
     bound = cell_bound(len(H), r)
     candidates = comb(len(H), max(r - 1, 0)) * 2 ** r
     if bound <= max_patterns and candidates <= MAX_EXACT_CANDIDATES:

@@ -9,6 +9,7 @@ from scipy.optimize import linprog
 
 from numerics.convex.arrangements import arrangement_patterns, cell_bound
 from numerics.convex.relu2 import relu2_circular, relu2_fc
+from numerics.convex.solver import InfeasibleDataError
 
 # Agreement between the convex value and the rebuilt network's objective: the rebuild is exact
 # algebra, so the difference is the solver's constraint violation (tolerance 1e-9) times the
@@ -96,6 +97,15 @@ def test_sampled_patterns_give_an_upper_bound(rng):
     assert exact.exact_patterns and not sampled.exact_patterns
     assert sampled.bound == "upper bound" and sampled.n_patterns < exact.n_patterns
     assert sampled.value >= exact.value * (1 - 1e-7)  # solver tolerance
+
+
+def test_zero_data_edge_case():
+    y = np.arange(4.0)
+    res = relu2_fc(np.zeros((4, 2)), y, 0.1, "none", "CLARABEL")
+    # No neuron can fit anything: the optimum is the empty network, 1/2 ||y||^2 = 7.
+    assert res.value == pytest.approx(7.0, rel=1e-8) and res.n_neurons == 0
+    with pytest.raises(InfeasibleDataError, match="interpolates the data"):
+        relu2_fc(np.zeros((4, 2)), y, None, "none", "CLARABEL")
 
 
 def test_bad_arguments_raise(rng):
