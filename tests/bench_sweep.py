@@ -4,8 +4,8 @@ from the store).
 
 Run: ``pytest -m bench tests/bench_sweep.py -s``. Environment overrides (for a shorter look):
 ``CBN_BENCH_DEPTHS`` (default ``2,3,4,5,6,7,8,9,10,11,12``), ``CBN_BENCH_TARGET`` (default
-``bottleneck``: ReLU target on d = 16 with 2 input/output channels, R0 in [5, 10]),
-``CBN_BENCH_ARGS`` (extra ``cbn fit`` arguments, e.g. ``--max-iter 2000``).
+``lowpass``: the 8-channel low-pass projection on d = 16, linear network, exact R0 = 40),
+``CBN_BENCH_ARGS`` (extra ``cbn fit`` arguments, default ``--param channels=8``).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import pytest
 @pytest.mark.bench
 def test_sweep_then_store(tmp_path):
     depths = os.environ.get("CBN_BENCH_DEPTHS", "2,3,4,5,6,7,8,9,10,11,12")
-    target = os.environ.get("CBN_BENCH_TARGET", "bottleneck")
-    extra = shlex.split(os.environ.get("CBN_BENCH_ARGS", ""))
+    target = os.environ.get("CBN_BENCH_TARGET", "lowpass")
+    extra = shlex.split(os.environ.get("CBN_BENCH_ARGS", "--param channels=8"))
     cmd = [sys.executable, "-m", "figures.cli", "fit", target, "--param", "spatial=[16]",
            "--depths", depths, "--seeds", "3", "--samples", "128", "--width", "8",
            "--workers", "2", "--store", str(tmp_path / "store"), "--json", "--quiet", *extra]
@@ -39,6 +39,8 @@ def test_sweep_then_store(tmp_path):
     print(f"\nsweep {target} depths {depths} x 3 seeds, d=16, width 8, 128 samples, 2 workers:")
     print(f"  first run  {first:8.1f} s ({summary['store']['reused']} reused on 2nd call)")
     print(f"  second run {second:8.2f} s (served from the store)")
+    print(f"  norms {summary['norm']}")
+    print(f"  exact {summary['exact']}")
     print(f"  R0_fit {summary['R0_fit']}, interval {summary['R0_interval']}, "
           f"bounds [{summary['R0_lower_bound']}, {summary['R0_upper_bound']}]")
     print(f"  flags: {summary['flags']}")

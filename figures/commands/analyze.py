@@ -49,6 +49,10 @@ def _plot_norms(summary: dict, path: Path) -> None:
     ax.plot(L, summary["norm"], "o", label="best trained norm (upper bound)")
     if summary["exact"] is not None:
         ax.plot(L, summary["exact"], "k+", ms=10, label="closed form (exact)")
+    if summary["construction_norm"] is not None:
+        pts = [(d, n) for d, n in zip(L, summary["construction_norm"]) if n is not None]
+        if pts:
+            ax.plot(*zip(*pts), "rx", label="construction (upper bound)")
     if summary["fit"] is not None:
         fit = summary["fit"]
         grid = np.linspace(L.min(), L.max(), 100)

@@ -197,8 +197,13 @@ def print_summary(s: dict, file=None) -> None:
       f"{s['store']['computed']} computed ({s['store']['seconds']:.1f} s)")
     p(f"{'depth':>6} {'best norm (UPPER bound)':>24} {'residual max':>13} {'exact':>14}")
     exact = s["exact"] or [None] * len(s["depths"])
-    for L, n, r, e in zip(s["depths"], s["norm"], s["residual"], exact):
-        p(f"{L:>6} {n:>24.10g} {r:>13.2e} {_fmt(e, '14.10g'):>14}")
+    construction = s["construction_norm"] or [None] * len(s["depths"])
+    if s["construction_norm"] is not None:
+        p("(construction: norm of the explicit network of the target's factorisation, an "
+          "UPPER bound)")
+    for L, n, r, e, c in zip(s["depths"], s["norm"], s["residual"], exact, construction):
+        extra = "" if c is None else f"   construction {c:.10g}"
+        p(f"{L:>6} {n:>24.10g} {r:>13.2e} {_fmt(e, '14.10g'):>14}{extra}")
     iv = s["R0_interval"]
     p(f"R0_fit = {_fmt(s['R0_fit'])} (integer {_fmt(s['R0_integer'], 'd')}; leave-one-out "
       f"[{_fmt(iv[0] if iv else None)}, {_fmt(iv[1] if iv else None)}])   "

@@ -129,3 +129,33 @@ def test_bottleneck_construction_represents_target_with_upper_bound_slope():
         construction_network(target, 3, 6)
     with pytest.raises(ValueError, match="no explicit"):
         construction_network(get_target("derivative"), 5, 6)
+
+
+#: ReLU target of the issue's second item: factors through a representation kept on the
+#: frequencies |m| <= 1 of d = 8 with 2 channels, so R0 <= 6 (construction); the constant-input
+#: Jacobian ranks give R0 >= 6 as well. 12 samples keep the sweep small.
+BOTTLENECK = dict(target={"spec": "bottleneck", "params": {"spatial": [8], "K": 1, "c_rep": 2}},
+                  depths=[4, 5, 6, 8], seeds=1, n_samples=12, width=8, activation="relu",
+                  bias=True, solver={"max_iter": 5000})
+
+
+@pytest.mark.full
+@pytest.mark.parametrize("init", [None, "construction"])
+def test_relu_bottleneck_sweep_between_bounds_with_cbn_counts(tmp_path, init):
+    spec = SweepSpec(**BOTTLENECK, init=init)
+    report = execute(spec.run_configs(), ResultStore(tmp_path), LocalExecutor(2), progress=False)
+    s = summarize(spec, report.records)
+    counts = [c["counts"] for c in s["deepest"]["layer_counts"]]
+    print(f"\ninit={init} norms={s['norm']} residuals={s['residual']} R0_fit={s['R0_fit']} "
+          f"interval={s['R0_interval']} bounds=[{s['R0_lower_bound']}, {s['R0_upper_bound']}] "
+          f"construction={s['construction_norm']}\ncounts per layer (deepest, split 0.5): "
+          f"{counts}\nflags={s['flags']}")
+    assert s["R0_lower_bound"] == 6 and s["R0_upper_bound"] == 6
+    # every run must fit the data (else the norm bounds nothing about the target)
+    assert not [f for f in s["flags"] if "no seed fits" in f]
+    # fitted slope between the bounds, with the rounding tolerance of numerics.fitting
+    assert s["R0_lower_bound"] - 0.25 <= s["R0_fit"] <= s["R0_upper_bound"] + 0.25
+    # CBN picture: middle layers keep the construction's 2 channels at |m| <= 1, none elsewhere
+    keep = [2, 2, 0, 0, 0, 0, 0, 2]
+    for layer in counts[2:-2]:
+        assert layer == keep
