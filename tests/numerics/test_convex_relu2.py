@@ -155,12 +155,12 @@ def _train(objective, params, steps=4000):
 WIDTH, SEEDS, INIT = 100, 2, 1e-2
 
 
-def _train_fc(X, y, beta, bias, width, seed):
+def _train_fc(X, y, beta, bias, width, seed, init=INIT):
     gen = torch.Generator().manual_seed(seed)
     Xt, yt = torch.tensor(X), torch.tensor(y)
-    W = torch.randn(width, X.shape[1], generator=gen, dtype=torch.float64) * INIT
-    b = torch.randn(width, generator=gen, dtype=torch.float64) * INIT
-    a = torch.randn(width, generator=gen, dtype=torch.float64) * INIT
+    W = torch.randn(width, X.shape[1], generator=gen, dtype=torch.float64) * init
+    b = torch.randn(width, generator=gen, dtype=torch.float64) * init
+    a = torch.randn(width, generator=gen, dtype=torch.float64) * init
     c = torch.zeros((), dtype=torch.float64)
     params = [W, a] + ([b] if bias != "none" else []) + ([c] if bias == "free" else [])
     for p in params:
@@ -208,6 +208,25 @@ def test_fc_non_convex_training_never_beats_and_reaches_the_convex_optimum(rng, 
     assert min(finals) >= res.value * (1 - 1e-7)
     # Reached within 1e-3 with enough neurons (WIDTH >> the ~N+1 the convex solution needs).
     assert min(finals) - res.value < 1e-3
+
+
+@pytest.mark.full
+@pytest.mark.parametrize("bias", ["none", "penalized"])
+def test_fc_non_convex_survey(bias):
+    """8 random instances (N = 8 in R^2, beta = 0.1), 4 starts each (init scales 1e-2 and 0.5,
+    two seeds), width 100. Measured gaps (best start): all < 1e-3 except one penalized instance
+    (1.5e-3: every start ends on a non-global stationary point); never below the convex value."""
+    reached = 0
+    for inst in range(8):
+        gen = np.random.default_rng(100 + inst)
+        X, y = gen.standard_normal((8, 2)), gen.standard_normal(8)
+        value = relu2_fc(X, y, 0.1, bias, "CLARABEL").value
+        finals = [_train_fc(X, y, 0.1, bias, WIDTH, s, init) for init in (1e-2, 0.5)
+                  for s in range(2)]
+        assert min(finals) >= value * (1 - 1e-7)  # never below (solver tolerance)
+        reached += min(finals) - value < 1e-3
+    # Threshold set from the survey above (8/8 without biases, 7/8 with penalised biases).
+    assert reached >= 7
 
 
 def test_circular_non_convex_training_never_beats_and_reaches_the_convex_optimum(rng):
