@@ -35,6 +35,8 @@ IDX_LABELS_MAGIC = 0x00000801
 #: Spatial shape of each data set (known without loading it).
 SPATIAL: dict[str, tuple[int, ...]] = {"digits": (8, 8), "mnist1d": (40,), "mnist": (28, 28)}
 DATASETS: tuple[str, ...] = tuple(SPATIAL)
+#: Data sets whose pixels are >= 0 (scaled intensities); MNIST-1D is standardised.
+NON_NEGATIVE: tuple[str, ...] = ("digits", "mnist")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from numerics.data import SPATIAL, Dataset, load_dataset
+from numerics.data import NON_NEGATIVE, SPATIAL, Dataset, load_dataset
 from numerics.fourier import (
     circular_conv,
     filters_from_multipliers,
@@ -44,6 +44,14 @@ def _project(G: np.ndarray, keep: np.ndarray) -> np.ndarray:
     axes = _axes(keep.shape[:-1])
     ghat = np.fft.fftn(G, axes=axes) * np.moveaxis(keep, -1, 0)[None]
     return np.real(np.fft.ifftn(ghat, axes=axes))
+
+
+def identity_factorization(target: Target, decode) -> Factorization:
+    """The trivial factorisation through the input itself (valid when inputs are >= 0 on
+    ``Omega``): every frequency of every input channel kept, ``R0 <= c_in * d``."""
+    keep = np.ones((*target.spatial, target.c_in), dtype=bool)
+    return Factorization(lambda X: np.array(X, dtype=np.float64), decode,
+                         diagonal_projectors(keep))
 
 
 def _uniform_cube(target: Target, n: int, seed: int) -> np.ndarray:
@@ -237,8 +245,8 @@ register_target("pooling_classifier")(PoolingClassifier)
 class ForceDensity(Target):
     """Newtonian force density ``rho * F(rho)`` with ``F = -grad Phi``, ``Delta Phi = rho -
     mean(rho)`` (the linear target ``newton_force``), for densities ``rho`` uniform in [0, 1]:
-    quadratic, so products spread every frequency; no small factorisation is known (trivially
-    ``R0 <= d`` through the identity on ``rho >= 0``).
+    quadratic, so products spread every frequency; no small factorisation is known, only the
+    trivial ``R0 <= d`` through the identity on ``rho >= 0``.
     """
 
     def __init__(self, spatial: Sequence[int] = (16, 16), name: str = "force_density"):
@@ -253,6 +261,9 @@ class ForceDensity(Target):
     def evaluate(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)
         return X * circular_conv(self._force, X)
+
+    def factorization(self) -> Factorization:
+        return identity_factorization(self, self.evaluate)
 
 
 register_target("force_density")(ForceDensity)
@@ -368,7 +379,8 @@ class _DataTarget(Target):
 class DigitAutoencoder(_DataTarget):
     """Autoencoder ``f(x) = x`` on the images of one digit of a data set ([WJ24]'s MNIST digit-0
     autoencoder). Theory gives no closed form: the measured CBN rank (kept frequencies) is the
-    quantity of interest; only the trivial ``R0 <= d`` (identity on non-negative images) holds.
+    quantity of interest; only the trivial ``R0 <= d`` holds (identity on non-negative images:
+    digits and MNIST, not MNIST-1D, whose standardised signals take both signs).
     """
 
     def __init__(self, dataset: str = "digits", digit: int = 0, path: str | None = None,
@@ -384,6 +396,11 @@ class DigitAutoencoder(_DataTarget):
 
     def evaluate(self, X: np.ndarray) -> np.ndarray:
         return np.array(X, dtype=np.float64)
+
+    def factorization(self) -> Factorization | None:
+        if self.dataset not in NON_NEGATIVE:
+            return None
+        return identity_factorization(self, self.evaluate)
 
 
 class DatasetClassifier(_DataTarget):

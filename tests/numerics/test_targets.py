@@ -51,12 +51,14 @@ EXPECTED_R0_BOUND = {
     "pooling_classifier": 4,  # 4 hidden channels at m = 0
     "shape_pattern_ae": 9,  # shape {0, +-1, +-2} + pattern {0, 8, 16, 24} on Z_32
     "shape_pattern_ae_2d": 25,  # shape 3 x 3 + pattern 4 x 4
+    "force_density": 256,  # trivial: identity on rho >= 0, every frequency of 16 x 16
+    "digits0_ae": 64,  # trivial: identity on images >= 0, every frequency of 8 x 8
 }
 
 BUILTIN = sorted(
     set(EXPECTED_CBN_RANK)
     | set(EXPECTED_R0_BOUND)
-    | {"force_density", "digits0_ae", "digits_classifier", "mnist1d_classifier"}
+    | {"digits_classifier", "mnist1d_classifier"}
 )
 
 _CACHE: dict = {}
