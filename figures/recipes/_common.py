@@ -1,0 +1,107 @@
+"""Helpers shared by the figure recipes: frequency labels and a warm-started min-norm ladder.
+
+Not a recipe (the name starts with an underscore, it is not in ``RECIPES``).
+
+The ladder target is ``f(x) = relu(P_K x)`` with ``P_K`` the orthogonal low-pass projection on
+the frequencies ``|m|_inf <= K`` (``numerics.targets`` 'lowpass'). It factors through those
+frequencies: on the samples, ``g = P_K x + B >= 0`` for a constant ``B``, a projection layer is
+the identity on ``g`` and ``relu(g - B)`` gives ``f``; so ``R0 <= #{m : |m|_inf <= K}`` (an UPPER
+bound, THEORY.md 4) and the CBN picture predicts exactly those frequencies kept inside the
+bottleneck, one singular value near 1 each, every other frequency near 0.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+
+from numerics.fourier import centred_labels, frequency_degrees, self_conjugate_mask
+from numerics.minnorm import min_norm_fit, pad_to_depth
+from numerics.targets import get_target
+
+
+def frequency_kind(spatial: Sequence[int], index: tuple[int, ...]) -> str:
+    """'constant', 'Nyquist' (self-conjugate, not 0) or 'pair' (conjugate pair {m, -m})."""
+    if all(i == 0 for i in index):
+        return "constant"
+    return "Nyquist" if bool(self_conjugate_mask(tuple(spatial))[tuple(index)]) else "pair"
+
+
+def frequency_label(spatial: Sequence[int], index: tuple[int, ...]) -> str:
+    """Readable label of the frequency at FFT ``index``: centred label, type and degree.
+
+    1-D: ``'m=±1 pair deg 1'``; 2-D: ``'m=±(1,-1) pair |m|1=2 |m|inf=1'``.
+    """
+    spatial = tuple(int(n) for n in spatial)
+    index = tuple(int(i) for i in index)
+    lab = tuple(int(v) for v in centred_labels(spatial)[index])
+    kind = frequency_kind(spatial, index)
+    sign = "±" if kind == "pair" else ""
+    deg = frequency_degrees(spatial)
+    if len(spatial) == 1:
+        return f"m={sign}{abs(lab[0]) if sign else lab[0]} {kind} deg {int(deg['l1'][index])}"
+    return (f"m={sign}({lab[0]},{lab[1]}) {kind} |m|1={int(deg['l1'][index])} "
+            f"|m|inf={int(deg['linf'][index])}")
+
+
+def lowpass_relu_data(spatial: Sequence[int], K: int, samples: int,
+                      seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gaussian inputs ``X`` (N, 1, *spatial), ``Y = relu(P_K X)`` and the predicted kept mask.
+
+    Returns
+    -------
+    X, Y : arrays (N, 1, *spatial); keep : bool array ``spatial``, True where ``|m|_inf <= K``.
+    """
+    spatial = tuple(int(n) for n in spatial)
+    target = get_target("lowpass", spatial=spatial, K=K)
+    X = np.random.default_rng(seed).standard_normal((samples, 1, *spatial))
+    Y = np.maximum(target.evaluate(X), 0.0)
+    return X, Y, frequency_degrees(spatial)["linf"] <= K
+
+
+def network_arrays(prefix: str, filters: list[np.ndarray], biases: list[np.ndarray]) -> dict:
+    """Flatten a network into store arrays ``{prefix}W{l}`` and ``{prefix}b{l}``."""
+    out = {f"{prefix}W{i}": np.asarray(w) for i, w in enumerate(filters)}
+    out.update({f"{prefix}b{i}": np.asarray(b) for i, b in enumerate(biases)})
+    return out
+
+
+def network_from(arrays: dict, prefix: str, depth: int) -> tuple[list, list]:
+    """Inverse of :func:`network_arrays`."""
+    return ([arrays[f"{prefix}W{i}"] for i in range(depth)],
+            [arrays[f"{prefix}b{i}"] for i in range(depth)])
+
+
+@lru_cache(maxsize=8)
+def _ladder(key: str, device: str) -> tuple:
+    cfg = json.loads(key)
+    X, Y, _ = lowpass_relu_data(cfg["spatial"], cfg["K"], cfg["samples"], cfg["seed"])
+    runs, net = [], None
+    for L in cfg["depths"]:
+        init = None if net is None else pad_to_depth(net, L)
+        res = min_norm_fit(X, Y, L, [cfg["width"]] * (L - 1), seed=cfg["seed"], init=init,
+                           max_iter=cfg["max_iter"], inner_iter=cfg["inner_iter"], device=device)
+        net = res.to_network()
+        runs.append(res)
+    return tuple(runs)
+
+
+def min_norm_ladder(cfg: dict, device: str = "cpu") -> list:
+    """Min-norm ReLU fits of ``relu(P_K x)`` at increasing depths, each warm-started from the
+    previous one by :func:`numerics.minnorm.pad_to_depth`.
+
+    ``cfg`` keys: ``spatial, K, samples, seed, width, depths, max_iter, inner_iter`` (the
+    L-BFGS budgets of :func:`numerics.minnorm.min_norm_fit`, per depth). Deterministic per
+    ``cfg``; cached in-process so that two recipes on the same ladder train it once.
+
+    Returns
+    -------
+    list of :class:`numerics.minnorm.MinNormResult` (norms are UPPER bounds on the cost of the
+    function each network computes on the samples; residuals in each record).
+    """
+    keys = ("spatial", "K", "samples", "seed", "width", "depths", "max_iter", "inner_iter")
+    key = json.dumps({k: cfg[k] for k in keys}, sort_keys=True)
+    return list(_ladder(key, device))

@@ -1,0 +1,110 @@
+"""Bottleneck inequality and Schatten bound across depth, on the nets of ``cbn_spectra``.
+
+For every network ``theta`` of the warm-started min-norm ladder (target ``relu(P_K x)``, see
+:mod:`figures.recipes._common`) and a constant input ``x``, THEORY.md 4 gives two LOWER bounds on
+``||theta||^2``: the Schatten bound ``L sum_m ||J_m(x)||_{S_{2/L}}^{2/L}`` and the bottleneck
+inequality ``sum_m [k_m L + 2 log|J_m|_+ + sum_l (kept (s-1)^2 + dropped s^2)]``. The slack
+``||theta||^2 - bound`` must be >= 0; the per-layer terms show where the slack sits (outside the
+bottleneck: first and last layers).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from figures.plotting import save, subplots
+from figures.recipes import cbn_spectra
+from figures.recipes._common import min_norm_ladder
+from numerics.bounds import (
+    LOOSE_RANK_RTOL,
+    bottleneck_terms,
+    constant_input_jacobian,
+    schatten_lower_bound,
+)
+
+NAME = "bottleneck_slack"
+TITLE = "Bottleneck inequality: lower bounds and slack across depth (trained ReLU nets)"
+CAPTION = ("The network norms (upper bounds on the cost of what they compute) stay above both "
+           "lower bounds at every depth; the rank term L sum_m k_m grows with slope equal to "
+           "the number of kept frequencies, and the slack concentrates in the first and last "
+           "layers.")
+
+#: Relative tolerance for "slack >= 0": the bound is a float64 sum of O(L d) terms of size
+#: O(norm), so rounding is ~1e-13 relative; 1e-9 leaves room without hiding a real violation.
+SLACK_RTOL = 1e-9
+
+
+def config(mode: str) -> dict:
+    base = cbn_spectra.config(mode)
+    return {"1d": base["1d"], "2d": base["2d"], "constant_input": 1.0,
+            "rank_rtol": LOOSE_RANK_RTOL, "convention": "scaled", "target": base["target"]}
+
+
+def _panel(cfg: dict, value: float, rtol: float, device: str) -> dict:
+    rows = []
+    for res in min_norm_ladder(cfg, device):
+        v = np.full(res.filters[0].shape[1], value)
+        terms = bottleneck_terms(res.filters, res.biases, v, rtol=rtol)
+        jac = constant_input_jacobian(res.filters, res.biases, v)
+        rows.append({
+            "depth": res.depth, "norm_sq": res.norm_sq, "residual_rel": res.residual_rel,
+            "bottleneck_bound": terms.total, "schatten_bound": schatten_lower_bound(
+                jac, res.depth, rtol=rtol), "rank_sum": int(terms.ranks.sum()),
+            "rank_term": terms.rank_term, "log_pdet_term": terms.log_pdet_term,
+            "kept_dev": terms.kept_dev, "dropped": terms.dropped, "slack": terms.slack})
+    return {"spatial": cfg["spatial"], "K": cfg["K"], "rows": rows,
+            "bounds": {"norm_sq": "upper (trained network, on its own function)",
+                       "bottleneck_bound": "lower", "schatten_bound": "lower"}}
+
+
+def compute(cfg: dict, device: str):
+    record = {p: _panel(cfg[p], cfg["constant_input"], cfg["rank_rtol"], device)
+              for p in ("1d", "2d")}
+    record["constant_input"] = cfg["constant_input"]
+    return record, {}
+
+
+def plot(record: dict, arrays: dict, out_dir: Path) -> list[Path]:
+    fig, axes = subplots(1, 3, width=4.2, height=3.3)
+    for col, p in enumerate(("1d", "2d")):
+        rows = record[p]["rows"]
+        L = [r["depth"] for r in rows]
+        ax = axes[0, col]
+        ax.plot(L, [r["norm_sq"] for r in rows], "ko-", label="||theta||^2 (trained, upper)")
+        ax.plot(L, [r["bottleneck_bound"] for r in rows], "C0s--",
+                label="bottleneck inequality (lower)")
+        ax.plot(L, [r["schatten_bound"] for r in rows], "C1^--", label="Schatten bound (lower)")
+        ax.plot(L, [r["rank_term"] for r in rows], "C2:", label="rank term L sum_m k_m")
+        ks = ", ".join(str(r["rank_sum"]) for r in rows)
+        ax.set(xlabel="depth L", ylabel="squared parameter norm (scaled conv.)",
+               title=f"{p.upper()} d={'x'.join(map(str, record[p]['spatial']))}: "
+                     f"sum k_m = {ks}")
+        ax.legend(fontsize=7)
+    ax = axes[0, 2]
+    for col, p in enumerate(("1d", "2d")):
+        deep = record[p]["rows"][-1]
+        per_layer = np.array(deep["kept_dev"]) + np.array(deep["dropped"])
+        layers = np.arange(1, len(per_layer) + 1)
+        ax.bar(layers + (col - 0.5) * 0.4, per_layer, width=0.4, color=f"C{col}",
+               label=f"{p.upper()}, L={deep['depth']}")
+    ax.set(xlabel="layer l", ylabel="sum_m [kept (s-1)^2 + dropped s^2]",
+           title="per-layer slack terms of the deepest nets")
+    ax.legend()
+    return [save(fig, out_dir / f"{NAME}.png")]
+
+
+def verdict(record: dict) -> tuple[bool, str]:
+    ok, parts = True, []
+    for p in ("1d", "2d"):
+        rows = record[p]["rows"]
+        valid = all(r["slack"] >= -SLACK_RTOL * r["norm_sq"] and
+                    r["schatten_bound"] <= r["norm_sq"] * (1 + SLACK_RTOL) for r in rows)
+        ok &= valid
+        deep = rows[-1]
+        parts.append(f"{p}: bounds below the norm at every depth: {valid}; deepest L="
+                     f"{deep['depth']}: norm {deep['norm_sq']:.2f} >= bottleneck "
+                     f"{deep['bottleneck_bound']:.2f} >= ... slack {deep['slack']:.2f}, "
+                     f"Schatten {deep['schatten_bound']:.2f}, sum k_m = {deep['rank_sum']}")
+    return ok, "; ".join(parts) + f" (constant input {record['constant_input']})."

@@ -1,0 +1,153 @@
+"""CBN picture: per-frequency singular values of the weights across the layers of a deep ReLU net.
+
+Target ``relu(P_K x)`` (1-D and 2-D), which factors through the frequencies ``|m|_inf <= K``
+(see :mod:`figures.recipes._common`). Networks: min-norm fits (augmented Lagrangian, warm-started
+across depths); their norms are UPPER bounds. Prediction (THEORY.md 4): in the layers inside the
+bottleneck exactly the frequencies ``|m|_inf <= K`` keep one singular value near 1, every other
+singular value is near 0; the first and last layers are outside the bottleneck.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from figures.plotting import save, subplots
+from figures.recipes._common import frequency_label, lowpass_relu_data, min_norm_ladder
+from numerics.fourier import half_frequency_mask
+from numerics.spectra import NEAR_ONE_SPLIT, near_one_counts, weight_spectra
+
+NAME = "cbn_spectra"
+TITLE = "CBN picture: weight singular values per frequency and layer (deep ReLU nets)"
+CAPTION = ("Inside the bottleneck (all but a few layers at the ends) only the frequencies "
+           "|m|_inf <= K of the factorisation keep a singular value (near 1); every other "
+           "frequency is ~0 there, while the last layer is full at every frequency.")
+
+PANELS = ("1d", "2d")
+
+
+def config(mode: str) -> dict:
+    if mode == "tiny":
+        one = {"spatial": [6], "K": 1, "samples": 6, "width": 2, "depths": [2, 4],
+               "max_iter": 150}
+        two = {"spatial": [4, 4], "K": 0, "samples": 3, "width": 2, "depths": [2, 4],
+               "max_iter": 100}
+    elif mode == "quick":
+        one = {"spatial": [8], "K": 1, "samples": 12, "width": 2, "depths": [2, 4, 8],
+               "max_iter": 2000}
+        two = {"spatial": [4, 4], "K": 1, "samples": 6, "width": 2, "depths": [2, 4, 6],
+               "max_iter": 1500}
+    else:
+        one = {"spatial": [16], "K": 2, "samples": 24, "width": 3, "depths": [2, 4, 8, 12],
+               "max_iter": 6000}
+        two = {"spatial": [8, 8], "K": 1, "samples": 12, "width": 3, "depths": [2, 4, 8, 12],
+               "max_iter": 6000}
+    for p in (one, two):
+        p["seed"] = 0
+        p["inner_iter"] = 100  # phase 1 of min_norm_fit gets 10 x inner_iter at most
+    return {"1d": one, "2d": two, "split": NEAR_ONE_SPLIT, "convention": "scaled",
+            "target": "relu(P_K x), P_K = low-pass |m|_inf <= K ('lowpass'), Gaussian inputs"}
+
+
+def _panel(cfg: dict, split: float, device: str) -> tuple[dict, dict]:
+    runs = min_norm_ladder(cfg, device)
+    spatial = tuple(cfg["spatial"])
+    _, _, keep = lowpass_relu_data(spatial, cfg["K"], 1, cfg["seed"])
+    deep = runs[-1]
+    spectra = weight_spectra(deep.filters)
+    middle = []
+    for layer in range(2, deep.depth):  # layers 2 .. L-1 (1-based): inside the bottleneck
+        c = near_one_counts(spectra[layer - 1], split)
+        middle.append({"layer": layer, "kept_mask_matches": bool(np.array_equal(
+            c["counts"], keep.astype(int))), "kept_total": int(c["counts"].sum()),
+            "max_dev_kept": c["max_dev_kept"], "max_dropped": c["max_dropped"]})
+    kept_idx = [tuple(int(i) for i in ix) for ix in zip(*np.nonzero(keep & half_frequency_mask(
+        spatial)))]
+    record = {
+        "spatial": list(spatial), "K": cfg["K"], "predicted_kept": int(keep.sum()),
+        "predicted_kept_labels": [frequency_label(spatial, ix) for ix in kept_idx],
+        "ladder": [{"depth": r.depth, "norm_sq": r.norm_sq, "residual_rel": r.residual_rel,
+                    "converged": r.converged, "stop_reason": r.stop_reason,
+                    "iterations": r.iterations} for r in runs],
+        "depth": deep.depth, "middle_layers": middle, "bound": "upper (trained networks)",
+    }
+    arrays = {f"sv{l}": s for l, s in enumerate(spectra)}
+    arrays["keep"] = keep
+    return record, arrays
+
+
+def compute(cfg: dict, device: str):
+    record, arrays = {"split": cfg["split"]}, {}
+    for p in PANELS:
+        rec, arr = _panel(cfg[p], cfg["split"], device)
+        record[p] = rec
+        arrays.update({f"{p}_{k}": v for k, v in arr.items()})
+    return record, arrays
+
+
+def _lines(ax, rec: dict, arrays: dict, p: str) -> None:
+    spatial = tuple(rec["spatial"])
+    L = rec["depth"]
+    sv = np.stack([arrays[f"{p}_sv{l}"][..., 0] for l in range(L)])  # (L, *spatial): top s
+    keep = arrays[f"{p}_keep"]
+    half = half_frequency_mask(spatial)
+    layers = np.arange(1, L + 1)
+    colour = 0
+    for ix in zip(*np.nonzero(half)):
+        ix = tuple(int(i) for i in ix)
+        if keep[ix]:
+            ax.plot(layers, sv[(slice(None), *ix)], "o-", color=f"C{colour % 10}", lw=1.6,
+                    label=f"kept: {frequency_label(spatial, ix)}")
+            colour += 1
+        else:
+            ax.plot(layers, sv[(slice(None), *ix)], "-", color="0.6", lw=0.8, alpha=0.7)
+    ax.plot([], [], "-", color="0.6", label="other frequencies")
+    ax.axhline(1.0, color="k", ls=":", lw=0.8)
+    ax.set(xlabel="layer l", ylabel="largest singular value of M_l(m) (scaled conv.)",
+           title=f"{len(spatial)}-D, d={'x'.join(map(str, spatial))}, L={L}, K={rec['K']}")
+    ax.legend(fontsize=6, loc="upper left")
+
+
+def plot(record: dict, arrays: dict, out_dir: Path) -> list[Path]:
+    fig, axes = subplots(1, 3, width=4.3, height=3.4)
+    _lines(axes[0, 0], record["1d"], arrays, "1d")
+    _lines(axes[0, 1], record["2d"], arrays, "2d")
+    rec = record["2d"]
+    L = rec["depth"]
+    mid = max(1, L // 2)  # a layer inside the bottleneck (1-based)
+    img = np.fft.fftshift(arrays[f"2d_sv{mid - 1}"][..., 0])
+    d1, d2 = rec["spatial"]
+    # fftshift puts frequencies -(n//2) .. n - n//2 - 1 in order along each axis.
+    ext = (-(d2 // 2) - 0.5, d2 - d2 // 2 - 0.5, -(d1 // 2) - 0.5, d1 - d1 // 2 - 0.5)
+    ax = axes[0, 2]
+    im = ax.imshow(img, extent=ext, origin="lower", cmap="viridis", vmin=0)
+    fig.colorbar(im, ax=ax, label="largest singular value")
+    ax.set(xlabel="frequency m2", ylabel="frequency m1",
+           title=f"2-D layer {mid} of {L}: kept set |m|_inf <= {rec['K']}")
+    ax.grid(False)
+    return [save(fig, out_dir / f"{NAME}.png")]
+
+
+#: "All but a few layers" (THEORY.md 4): at most this many of the layers 2..L-1 may miss the
+#: predicted kept set (the bound allows O(1) layers outside the bottleneck structure).
+FEW_LAYERS = 2
+
+
+def verdict(record: dict) -> tuple[bool, str]:
+    parts, ok = [], True
+    for p in PANELS:
+        rec = record[p]
+        mids = rec["middle_layers"]
+        n_match = sum(m["kept_mask_matches"] for m in mids)
+        match = bool(mids) and n_match >= len(mids) - FEW_LAYERS
+        ok &= match
+        good = [m for m in mids if m["kept_mask_matches"]]
+        dev = max((m["max_dev_kept"] for m in good), default=float("nan"))
+        drop = max((m["max_dropped"] for m in good), default=float("nan"))
+        res = rec["ladder"][-1]["residual_rel"]
+        parts.append(f"{p} (L={rec['depth']}): {n_match} of {len(mids)} layers 2..L-1 keep "
+                     f"exactly the predicted {rec['predicted_kept']} frequencies (in those: "
+                     f"max|s-1| {dev:.2f}, max dropped {drop:.2f}); fit residual {res:.1e}")
+    return ok, ("; ".join(parts) + f" (kept = s > {record['split']}; criterion: all but "
+                f"{FEW_LAYERS} of layers 2..L-1).")
