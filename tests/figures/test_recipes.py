@@ -1,0 +1,126 @@
+"""Every figure recipe runs in tiny mode: PNGs written and non-empty, expected panels present.
+
+"Panels present" is checked on what each plot reads: the record/arrays entries every panel
+draws from (a missing entry means a missing panel), plus the PNG header (a real image of
+plausible size for its number of panels).
+"""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+
+import figures.recipe_runner as runner
+from figures.recipes import RECIPES
+from numerics.store import ResultStore
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_size(path) -> tuple[int, int]:
+    head = open(path, "rb").read(24)
+    assert head[:8] == PNG_MAGIC, f"{path} is not a PNG"
+    return struct.unpack(">II", head[16:24])
+
+
+def _panels_linear_cost_depth(rec, arr):
+    assert len(rec["closed"]) == len(rec["closed_depths"]) and rec["trained"]
+    return 2
+
+
+def _panels_cbn_spectra(rec, arr):
+    for p in ("1d", "2d"):
+        L = rec[p]["depth"]
+        assert all(f"{p}_sv{l}" in arr for l in range(L))
+        assert arr[f"{p}_keep"].shape == tuple(rec[p]["spatial"])
+        assert len(rec[p]["middle_layers"]) == L - 2
+        assert rec[p]["predicted_kept_labels"]  # labels by type and degree
+    assert "constant" in rec["1d"]["predicted_kept_labels"][0]
+    return 3
+
+
+def _panels_bottleneck_slack(rec, arr):
+    for p in ("1d", "2d"):
+        rows = rec[p]["rows"]
+        assert len(rows) >= 2
+        assert all(len(r["kept_dev"]) == r["depth"] for r in rows)
+        assert rec[p]["bounds"]["bottleneck_bound"] == "lower"
+    return 3
+
+
+def _panels_activation_energy(rec, arr):
+    for run in ("large", "small"):
+        n = len(rec["runs"][run]["off_support"])
+        assert n >= 1 and all(f"{run}_E{l}" in arr for l in range(n))
+    return 3
+
+
+def _panels_gunasekar_sparsity(rec, arr):
+    assert "convex_fabs" in arr and rec["convex_status"] == "optimal"
+    assert all(f"fabs_L{r['depth']}" in arr for r in rec["runs"])
+    return 2
+
+
+def _panels_downsampling(rec, arr):
+    for name in ("strided", "unstrided"):
+        assert all(f"{name}_sv{l}" in arr for l in range(rec["depth"]))
+    assert arr["strided_sv1"].shape[0] == rec["d"] // rec["nets"]["strided"]["stride"]
+    return 3
+
+
+def _panels_tasks(rec, arr):
+    for name in ("digits0_ae", "shape_pattern_ae", "newton_force"):
+        assert f"{name}_top" in arr and name in rec["tasks"]
+    return 3
+
+
+PANELS = {name[len("_panels_"):]: fn for name, fn in globals().items()
+          if name.startswith("_panels_")}
+
+
+def test_every_recipe_has_a_panel_check():
+    missing = [name for name in RECIPES if name not in PANELS]
+    assert not missing, f"add a panel check for {missing}"
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_recipe_tiny(name, tmp_path):
+    store = ResultStore(tmp_path / "store")
+    result = runner.run_recipe(name, "tiny", tmp_path / "out", "cpu", store)
+    assert result.images
+    module = runner.recipe_module(name)
+    stored = store.load({"recipe": name, "config": module.config("tiny"), "device_kind": "cpu"})
+    assert stored is not None
+    n_panels = PANELS[name](stored.record, stored.arrays)
+    for path in result.images:
+        width, height = _png_size(path)
+        # subplots() gives each panel >= 4 inches at 110 dpi: ~440 px per panel side by side.
+        assert width >= 400 * n_panels and height >= 300
+    assert result.agrees in (True, False, None)
+    assert isinstance(result.verdict, str) and result.verdict
+    assert module.TITLE and module.CAPTION
+    for mode in ("tiny", "quick", "full"):
+        assert module.config(mode)  # every mode is configured
+
+
+def test_frequency_labels_name_type_and_degree():
+    from figures.recipes._common import frequency_label
+
+    assert frequency_label((8,), (0,)) == "m=0 constant deg 0"
+    assert frequency_label((8,), (1,)) == "m=±1 pair deg 1"
+    assert frequency_label((8,), (4,)) == "m=4 Nyquist deg 4"
+    assert frequency_label((6, 6), (1, 5)) == "m=±(1,-1) pair |m|1=2 |m|inf=1"
+    assert frequency_label((6, 6), (3, 0)).startswith("m=(3,0) Nyquist")
+
+
+def test_off_support_fraction_ignores_the_constant_frequency():
+    from figures.recipes.activation_energy import off_support_fraction
+
+    keep = np.array([True, True, False, False, False, False, False, True])
+    energy = np.zeros((8, 1))
+    energy[0] = 100.0  # constant: excluded
+    energy[1] = energy[7] = 1.0  # kept pair
+    energy[3] = energy[5] = 0.5  # dropped pair
+    assert off_support_fraction(energy, keep) == pytest.approx(1.0 / 3.0, rel=1e-15)
