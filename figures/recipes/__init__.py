@@ -1,4 +1,6 @@
 """Figure recipes, one module each (see :mod:`figures.recipe_runner` for the interface)."""
 
 #: Recipe modules in report order.
-RECIPES: tuple[str, ...] = ("linear_cost_depth",)
+RECIPES: tuple[str, ...] = ("linear_cost_depth", "cbn_spectra", "bottleneck_slack",
+                              "activation_energy", "gunasekar_sparsity", "downsampling",
+                              "tasks", "dynamics_stages")

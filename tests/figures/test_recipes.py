@@ -76,6 +76,13 @@ def _panels_tasks(rec, arr):
     return 3
 
 
+def _panels_dynamics_stages(rec, arr):
+    for key in ("cnn", "fc"):
+        assert len(rec["result"][f"{key}_times"]) == len(rec["result"][f"{key}_measured"])
+        assert len(rec["summary"][key]["measured_half_times"]) == len(rec["result"]["strengths"])
+    return 2
+
+
 PANELS = {name[len("_panels_"):]: fn for name, fn in globals().items()
           if name.startswith("_panels_")}
 
