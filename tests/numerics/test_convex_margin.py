@@ -158,8 +158,12 @@ def test_depth2_gradient_descent_plateaus_at_a_restricted_max_margin():
     cos = beta @ restricted.beta / np.linalg.norm(beta) / np.linalg.norm(restricted.beta)
     print("support", support.astype(int), "1 - cos to restricted optimum", 1 - cos,
           "restricted / global value", restricted.value / opt.value)
+    between = 1 - restricted.beta @ opt.beta / np.linalg.norm(restricted.beta) / np.linalg.norm(
+        opt.beta)
     assert not support.all()
-    # Measured 1 - cos = 7.6e-7: the plateau IS the restricted optimum (to 1e-5).
-    assert 1 - cos < 1e-5
+    # The plateau is the restricted optimum: its misalignment to it is far below the distance
+    # between the two optima (0.088 here); measured 7.6e-7 single-threaded, 1.1e-5 with torch's
+    # default threads (the normalised steps amplify round-off along the plateau).
+    assert 1 - cos < 0.01 * between
     # ... and it is not the convex optimum: the restricted value is strictly larger (1.7 %).
     assert restricted.value > opt.value * 1.01
