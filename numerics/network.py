@@ -159,15 +159,13 @@ class CircularCNN(nn.Module):
         """Down-sample after layer 0, up-sample before the last layer (strided nets only)."""
         if self.stride is None:
             return a
-        s = self.stride
+        sl = (Ellipsis,) + (slice(None, None, self.stride),) * self.ndim_spatial
         if layer == 0:
-            sl = (Ellipsis,) + (slice(None, None, s),) * self.ndim_spatial
-            return a[sl]
-        last = len(self.weights) - 1
-        if layer == last - 1 and self.head is None:
+            a = a[sl]
+        if layer == len(self.weights) - 2 and self.head is None:
             out = a.new_zeros((*a.shape[:2], *self.spatial))
-            out[(Ellipsis,) + (slice(None, None, s),) * self.ndim_spatial] = a
-            return out
+            out[sl] = a
+            a = out
         return a
 
     def _act(self, z: torch.Tensor) -> torch.Tensor:
@@ -202,9 +200,14 @@ class CircularCNN(nn.Module):
         return self.head(pooled)
 
     def hidden_activations(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Activations ``a_1 .. a_{L-1}`` (after the activation and any resampling)."""
+        """Every activated layer output, after the activation and any resampling.
+
+        ``a_1 .. a_{L-1}`` without a head; ``a_1 .. a_L`` (the head's input before pooling)
+        with one.
+        """
         a, out = x, []
-        for layer in range(len(self.weights) - 1):
+        n_act = len(self.weights) - (self.head is None)
+        for layer in range(n_act):
             z = self.conv(layer, a)
             if self.has_bias:
                 z = z + self.biases[layer].view(-1, *([1] * len(self.grids[layer])))

@@ -136,26 +136,26 @@ def test_linear_network_multipliers_compose(convention, rng):
 
 
 @pytest.mark.parametrize("grid", [(8,), (4, 6)])
-def test_strided_network_matches_oracle(grid, rng):
+@pytest.mark.parametrize("n_middle", [0, 1, 2])
+def test_strided_network_matches_oracle(grid, n_middle, rng):
     s = 2
     coarse = tuple(n // s for n in grid)
-    channels = [1, 3, 3, 2]
-    grids = [grid, coarse, grid]
+    channels = [1] + [3] * (n_middle + 1) + [2]
+    grids = [grid] + [coarse] * n_middle + [grid]
     filters = [rng.standard_normal((co, ci, *g))
                for ci, co, g in zip(channels[:-1], channels[1:], grids)]
     biases = [0.2 * rng.standard_normal(co) for co in channels[1:]]
     net = CircularCNN.from_numpy(filters, biases, stride=s)
-    assert net.grids == [grid, coarse, grid]
+    assert net.grids == grids
     x = rng.standard_normal((2, 1, *grid))
     k = len(grid)
-    a = dense_forward(filters[:1], [np.zeros(3)], x, "scaled") + biases[0].reshape(
-        (1, -1) + (1,) * k)
-    a = downsample(np.maximum(a, 0.0), s, k)
-    a = dense_forward(filters[1:2], [np.zeros(3)], a, "scaled") + biases[1].reshape(
-        (1, -1) + (1,) * k)
+    a = np.maximum(dense_forward(filters[:1], biases[:1], x, "scaled"), 0.0)
+    a = downsample(a, s, k)
+    for f, b in zip(filters[1:-1], biases[1:-1]):
+        a = np.maximum(dense_forward([f], [b], a, "scaled"), 0.0)
     up = np.zeros((2, 3, *grid))
-    up[(Ellipsis,) + (slice(None, None, s),) * k] = np.maximum(a, 0.0)
-    want = dense_forward(filters[2:], biases[2:], up, "scaled")
+    up[(Ellipsis,) + (slice(None, None, s),) * k] = a
+    want = dense_forward(filters[-1:], biases[-1:], up, "scaled")
     got = net(torch.as_tensor(x)).detach().numpy()
     np.testing.assert_allclose(got, want, rtol=0, atol=ORACLE_ATOL)
 

@@ -1,0 +1,598 @@
+"""Near-minimal-norm circular CNNs that represent a target on samples (THEORY.md sections 2, 7).
+
+Two protocols, both full-precision and deterministic per seed:
+
+* :func:`min_norm_fit`: the constrained problem ``min ||theta||^2 s.t. f_theta(X) = Y`` by an
+  augmented Lagrangian, ``||theta||^2 + <lam, c> + (mu/2) ||c||^2`` with the scaled residual
+  ``c = (f_theta(X) - Y) / rms(Y)``, minimised in ``theta`` by L-BFGS (strong Wolfe line search),
+  then ``lam <- lam + mu c`` and ``mu <- 10 mu`` whenever the residual fell by less than 4x.
+* :func:`ridge_fit`: the papers' protocol, plain (stochastic) gradient descent on
+  ``loss + lam ||theta||^2`` with a fixed learning rate; the penalty is an explicit term of the
+  objective (Adam's ``weight_decay`` is not an L2 penalty and is not used).
+
+``loss`` is always the mean over samples of the squared error summed over outputs and pixels,
+``(1/N) sum_n ||f_theta(x_n) - y_n||^2``. A trained network certifies an **upper** bound on the
+representation cost ``R(f; Omega, L)`` of the function it computes on the samples; it bounds the
+cost of the target only up to the constraint residual, which every record reports.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from numerics.fourier import filters_from_multipliers, scale_factor
+from numerics.inputs import InputError, check_real_finite
+from numerics.linear import RANK_RTOL, minimal_norm_weights
+from numerics.network import CircularCNN
+
+#: Largest growth of the augmented-Lagrangian penalty over its start; beyond it L-BFGS loses
+#: accuracy to the conditioning ``mu * ||J||^2`` and the multiplier update does the rest.
+MU_GROWTH_CAP = 1e5
+
+#: Phase 1 (residual only) must reach this ``max|residual| / max|Y|``, else the start is
+#: declared infeasible: a network that cannot fit the data to 1e-4 has dead units or too few
+#: channels, and the penalty phase would only trade norm for residual.
+PHASE1_TOL = 1e-4
+
+#: Conjugate-gradient passes for the least-squares multipliers that start phase 2.
+CG_ITERS = 200
+
+#: Relative change of the norm over one outer step below which it counts as settled (used when
+#: L-BFGS hits its inner cap at ReLU kinks although the constrained optimum is reached).
+NORM_SETTLED_RTOL = 1e-9
+
+
+@dataclass
+class MinNormResult:
+    """Record of one search. ``norm_sq`` is an UPPER bound on R (see module docstring).
+
+    Attributes
+    ----------
+    norm_sq : ``||theta||^2`` of the returned network (biases included iff ``include_bias``)
+    residual_max_abs : ``max |f_theta(X) - Y|``
+    residual_rel : ``||f_theta(X) - Y||_F / ||Y||_F``
+    loss : ``(1/N) sum_n ||f_theta(x_n) - y_n||^2``
+    iterations : L-BFGS iterations (``min_norm_fit``) or gradient steps (``ridge_fit``) of the
+        returned run
+    wall_time : seconds for the whole call (all restarts)
+    device : where it ran
+    converged : whether the stopping rule was met; ``stop_reason`` says which rule stopped it
+    filters, biases : the network in the layout of :mod:`numerics.fourier`
+    """
+
+    norm_sq: float
+    residual_max_abs: float
+    residual_rel: float
+    loss: float
+    iterations: int
+    wall_time: float
+    device: str
+    converged: bool
+    stop_reason: str
+    filters: list[np.ndarray]
+    biases: list[np.ndarray]
+    bound: str = "upper"
+    method: str = ""
+    depth: int = 0
+    widths: list[int] = field(default_factory=list)
+    activation: str = "relu"
+    convention: str = "scaled"
+    bias: bool = True
+    include_bias: bool = True
+    seed: int = 0
+    dtype: str = "float64"
+    settings: dict = field(default_factory=dict)
+    restarts: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """JSON-able record without the weight arrays."""
+        out = asdict(self)
+        del out["filters"], out["biases"]
+        return out
+
+    def to_network(
+        self, dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu"
+    ) -> CircularCNN:
+        """The fitted network as a :class:`CircularCNN`."""
+        return CircularCNN.from_numpy(
+            self.filters, self.biases if self.bias else None, activation=self.activation,
+            convention=self.convention, dtype=dtype, device=device,
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_data(X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    X = check_real_finite(np.asarray(X), "X")
+    Y = check_real_finite(np.asarray(Y), "Y")
+    if X.ndim not in (3, 4) or Y.ndim != X.ndim:
+        raise InputError(
+            f"X must be (N, c_in, *spatial) and Y (N, c_out, *spatial) with 1 or 2 spatial axes; "
+            f"got X {X.shape}, Y {Y.shape}"
+        )
+    if X.shape[0] != Y.shape[0] or X.shape[2:] != Y.shape[2:] or X.shape[0] == 0:
+        raise InputError(f"X {X.shape} and Y {Y.shape} need the same N >= 1 and spatial grid")
+    return X, Y
+
+
+def _check_architecture(depth: int, widths: Sequence[int]) -> list[int]:
+    if int(depth) != depth or depth < 1:
+        raise InputError(f"depth must be an integer >= 1, got {depth}")
+    widths = [int(w) for w in widths]
+    if len(widths) != depth - 1:
+        raise InputError(f"depth {depth} needs {depth - 1} hidden widths, got {len(widths)}")
+    if widths and min(widths) < 1:
+        raise InputError(f"hidden widths must be >= 1, got {widths}")
+    return widths
+
+
+def _residual_stats(net: CircularCNN, Xt: torch.Tensor, Yt: torch.Tensor) -> dict:
+    with torch.no_grad():
+        r = net(Xt) - Yt
+        ynorm = float(torch.linalg.vector_norm(Yt))
+        return {
+            "residual_max_abs": float(r.abs().max()),
+            "residual_rel": float(torch.linalg.vector_norm(r)) / ynorm if ynorm > 0 else
+            float(torch.linalg.vector_norm(r)),
+            "loss": float(torch.sum(r * r)) / Xt.shape[0],
+        }
+
+
+def _record(net, Xt, Yt, include_bias, **fields) -> MinNormResult:
+    filters, biases = net.to_numpy()
+    with torch.no_grad():
+        norm = float(net.parameter_norm_sq(include_bias))
+    return MinNormResult(norm_sq=norm, filters=filters, biases=biases, include_bias=include_bias,
+                         activation=net.activation, convention=net.convention, bias=net.has_bias,
+                         **_residual_stats(net, Xt, Yt), **fields)
+
+
+def _make_net(X, Y, depth, widths, activation, convention, bias, seed, init, device, dtype):
+    if init is not None:
+        net = copy.deepcopy(init).to(device=device, dtype=dtype)
+        expected = (X.shape[1], *widths, Y.shape[1])
+        if net.channels != expected or net.spatial != X.shape[2:] or net.head is not None:
+            raise InputError(
+                f"init network has channels {net.channels} on {net.spatial}; the fit needs "
+                f"{expected} on {X.shape[2:]} without a head"
+            )
+        return net
+    return CircularCNN([X.shape[1], *widths, Y.shape[1]], X.shape[2:], activation=activation,
+                       bias=bias, convention=convention, dtype=dtype, device=device, seed=seed)
+
+
+# ---------------------------------------------------------------------------------------------
+# augmented Lagrangian
+# ---------------------------------------------------------------------------------------------
+
+
+def _lbfgs(params, closure_of, max_iter, gtol, history_size) -> tuple[int, bool]:
+    """One L-BFGS run; returns (iterations, stopped before its iteration cap)."""
+    opt = torch.optim.LBFGS(params, lr=1.0, max_iter=max_iter, max_eval=2 * max_iter,
+                            tolerance_grad=gtol, tolerance_change=0.0,
+                            history_size=history_size, line_search_fn="strong_wolfe")
+    opt.step(closure_of(opt))
+    iters = int(opt.state[params[0]].get("n_iter", 0))
+    evals = int(opt.state[params[0]].get("func_evals", 0))
+    return iters, iters < max_iter and evals < 2 * max_iter
+
+
+def _solve_jjt(net, Xt, yscale, rhs_of, iters):
+    """CG on ``J J^T u = b`` with ``J`` the Jacobian of ``f_theta(X) / yscale`` in theta.
+
+    ``rhs_of(jvp, out)`` builds ``b``; ``J^T w`` is a backward pass and ``J v`` the
+    double-backward trick, so no Jacobian is formed. Returns ``(u, jtvp)``. (Tried and dropped:
+    a Gauss-Newton projection onto the constraint with this solver; CG on the rank-deficient
+    ``J J^T`` of redundant constraints blew the step up, and the safeguarded version never
+    helped.)
+    """
+    params = list(net.parameters())
+    out = net(Xt) / yscale
+    w0 = torch.zeros_like(out, requires_grad=True)
+    jtw0 = torch.autograd.grad(out, params, w0, create_graph=True)
+
+    def jvp(v):
+        return torch.autograd.grad(jtw0, w0, v, retain_graph=True)[0]
+
+    def jtvp(w):
+        return torch.autograd.grad(out, params, w, retain_graph=True)
+
+    b = rhs_of(jvp, out.detach())
+    u = torch.zeros_like(b)
+    r = b.clone()
+    p = r.clone()
+    rr = float(torch.sum(r * r))
+    stop = 1e-28 * max(rr, 1e-300)
+    for _ in range(iters):
+        if rr <= stop:
+            break
+        ap = jvp(jtvp(p))
+        pap = float(torch.sum(p * ap))
+        if pap <= 0:
+            break
+        alpha = rr / pap
+        u = u + alpha * p
+        r = r - alpha * ap
+        rr_new = float(torch.sum(r * r))
+        p = r + (rr_new / rr) * p
+        rr = rr_new
+    return u.detach(), jtvp
+
+
+def _multiplier_estimate(net, Xt, yscale, include_bias, iters) -> torch.Tensor:
+    """Least-squares multipliers ``argmin_lam ||grad ||theta||^2 + J^T lam||`` (J of ``c``).
+
+    At a feasible point near the optimum the augmented Lagrangian then starts with nearly exact
+    multipliers.
+    """
+    g = torch.autograd.grad(net.parameter_norm_sq(include_bias), list(net.parameters()))
+    lam, _ = _solve_jjt(net, Xt, yscale, lambda jvp, out: -jvp(g), iters)
+    return lam
+
+
+def _augmented_lagrangian(net, Xt, Yt, include_bias, max_iter, tol, gtol, inner_iter, mu0,
+                          history_size) -> tuple[int, bool, str, dict]:
+    """Run the method in place on ``net``; returns (iterations, converged, stop_reason, info).
+
+    Phase 1 minimises the residual alone (L-BFGS) to reach an interpolating network. Phase 2 is
+    the augmented Lagrangian started at ``mu = mu0 * ||theta||^2 / n_constraints``: a penalty
+    that is large from the start, because for ``L >= 3`` a frequency block that collapses to 0
+    under a weak penalty is a local minimum the search never leaves (dropping a small singular
+    value ``s`` saves ``L s^{2/L}`` of norm and costs only ``mu s^2`` of penalty). Phase 2
+    starts from least-squares multipliers (:func:`_multiplier_estimate`), nearly exact at a
+    warm start. Per outer step ``info['history']`` keeps [iterations, residual, norm].
+    """
+    params = list(net.parameters())
+    yscale = float(torch.sqrt(torch.mean(Yt * Yt))) or 1.0
+    ymax = float(Yt.abs().max()) or 1.0
+
+    def residual():
+        return (net(Xt) - Yt) / yscale
+
+    def feasibility(opt):
+        def closure():
+            opt.zero_grad()
+            c = residual()
+            obj = 0.5 * torch.sum(c * c)
+            obj.backward()
+            return obj
+        return closure
+
+    total, _ = _lbfgs(params, feasibility, min(max_iter, 10 * inner_iter), 0.0, history_size)
+    with torch.no_grad():
+        norm = float(net.parameter_norm_sq(include_bias))
+        res = float(residual().abs().max()) * yscale / ymax
+    info = {"phase1_iterations": total, "phase1_residual_max_rel": res,
+            "history": []}  # per outer step: [L-BFGS iterations, max|res|/max|Y|, norm]
+    if not res <= PHASE1_TOL:
+        return total, False, (f"infeasible start: phase 1 reached only max|residual|/max|Y| = "
+                              f"{res:.1e} > {PHASE1_TOL:.0e} (dead ReLU units or too narrow); "
+                              f"use another seed or more restarts"), info
+    lam = _multiplier_estimate(net, Xt, yscale, include_bias, CG_ITERS)
+    mu = float(mu0) * max(norm, 1e-12) / Yt.numel()
+    mu_max = MU_GROWTH_CAP * mu
+    prev_res, prev_norm, stalls, outer = math.inf, math.inf, 0, 0
+    while True:
+        budget = max_iter - total
+        if budget <= 0:
+            return total, False, f"max_iter: {max_iter} L-BFGS iterations used", info
+        outer += 1
+
+        def lagrangian(opt, lam=lam, mu=mu):
+            def closure():
+                opt.zero_grad()
+                c = residual()
+                obj = net.parameter_norm_sq(include_bias) + torch.sum(lam * c) \
+                    + 0.5 * mu * torch.sum(c * c)
+                obj.backward()
+                return obj
+            return closure
+
+        iters, finished = _lbfgs(params, lagrangian, min(inner_iter, budget), gtol, history_size)
+        total += iters
+        with torch.no_grad():
+            c = residual()
+            norm = float(net.parameter_norm_sq(include_bias))
+            res = float(c.abs().max()) * yscale / ymax
+            lam += mu * c
+        info.update(outer=outer, mu=mu, residual_max_rel=res, inner_finished=finished)
+        info["history"].append([iters, res, norm])
+        if not (math.isfinite(res) and math.isfinite(norm)):
+            return total, False, "diverged: non-finite value", info
+        settled = abs(norm - prev_norm) <= NORM_SETTLED_RTOL * norm
+        if res <= tol and (finished or settled):
+            why = ("L-BFGS stopped at a stationary point of the augmented Lagrangian"
+                   if finished else f"the norm settled to {NORM_SETTLED_RTOL:.0e} relative")
+            return total, True, (f"converged: {why}; max|residual|/max|Y| = {res:.1e} <= "
+                                 f"{tol:.0e}"), info
+        progress = res < 0.999 * prev_res or abs(norm - prev_norm) > 1e-13 * norm
+        stalls = 0 if progress else stalls + 1
+        if stalls >= 5:
+            return total, False, (f"stalled: no progress in 5 outer iterations (max|residual|/"
+                                  f"max|Y| = {res:.1e})"), info
+        if res > 0.25 * prev_res:
+            mu = min(3.0 * mu, mu_max)
+        prev_res, prev_norm = res, norm
+
+
+def min_norm_fit(
+    X: np.ndarray,
+    Y: np.ndarray,
+    depth: int,
+    widths: Sequence[int],
+    activation: str = "relu",
+    convention: str = "scaled",
+    bias: bool = True,
+    seed: int = 0,
+    init: CircularCNN | None = None,
+    restarts: int = 1,
+    max_iter: int = 20000,
+    tol: float = 1e-10,
+    device: str = "cpu",
+    dtype: torch.dtype = torch.float64,
+    include_bias: bool = True,
+    gtol: float = 1e-10,
+    inner_iter: int = 200,
+    mu0: float = 1e3,
+    history_size: int = 50,
+) -> MinNormResult:
+    """Minimise ``||theta||^2`` subject to ``f_theta(X) = Y`` (augmented Lagrangian + L-BFGS).
+
+    Parameters
+    ----------
+    X : array ``(N, c_in, *spatial)``; Y : array ``(N, c_out, *spatial)``
+    depth : number of convolution layers ``L``; widths : hidden widths ``c_1 .. c_{L-1}``
+    activation, convention, bias : of the network (:class:`CircularCNN`)
+    seed : initialisation seed; restart ``r`` uses ``seed + r``
+    init : optional starting network (restart 0 starts from a copy of it)
+    restarts : independent runs; the converged run of least norm is returned (else the run of
+        least residual), every run is summarised in ``restarts`` of the record
+    max_iter : L-BFGS iteration budget per run
+    tol : stop when ``max|f(X) - Y| / max|Y| <= tol`` and the last inner L-BFGS run stopped
+        on its own (``max|grad| <= gtol``, or no descent direction left in float64), not at
+        its iteration cap
+    mu0 : initial penalty as a multiple of ``||theta||^2 / n_constraints`` after phase 1
+    inner_iter : L-BFGS iterations per augmented-Lagrangian step (phase 1: 10x that)
+    include_bias : count biases in the minimised norm (THEORY.md default)
+
+    Returns
+    -------
+    MinNormResult with ``bound = 'upper'``, ``method = 'augmented_lagrangian'``.
+    """
+    X, Y = _check_data(X, Y)
+    widths = _check_architecture(depth, widths)
+    if restarts < 1:
+        raise InputError(f"restarts must be >= 1, got {restarts}")
+    start = time.perf_counter()
+    Xt = torch.as_tensor(X, dtype=dtype, device=device)
+    Yt = torch.as_tensor(Y, dtype=dtype, device=device)
+    runs = []
+    for r in range(restarts):
+        net = _make_net(X, Y, depth, widths, activation, convention, bias, seed + r,
+                        init if r == 0 else None, device, dtype)
+        t0 = time.perf_counter()
+        iters, ok, why, info = _augmented_lagrangian(net, Xt, Yt, include_bias, max_iter, tol,
+                                                     gtol, inner_iter, mu0, history_size)
+        rec = _record(net, Xt, Yt, include_bias, iterations=iters, wall_time=0.0,
+                      device=str(device), converged=ok, stop_reason=why,
+                      method="augmented_lagrangian", depth=depth, widths=widths,
+                      seed=seed + r, dtype=str(dtype).replace("torch.", ""),
+                      settings={"tol": tol, "gtol": gtol, "max_iter": max_iter,
+                                "inner_iter": inner_iter, "mu0": mu0, **info,
+                                "from_init": init is not None and r == 0})
+        runs.append((rec, time.perf_counter() - t0))
+    ok_runs = [rec for rec, _ in runs if rec.converged]
+    best = min(ok_runs, key=lambda rec: rec.norm_sq) if ok_runs else \
+        min((rec for rec, _ in runs), key=lambda rec: (rec.residual_rel, rec.norm_sq))
+    best.restarts = [{"seed": rec.seed, "norm_sq": rec.norm_sq, "residual_rel": rec.residual_rel,
+                      "converged": rec.converged, "iterations": rec.iterations,
+                      "wall_time": t} for rec, t in runs]
+    best.wall_time = time.perf_counter() - start
+    return best
+
+
+# ---------------------------------------------------------------------------------------------
+# ridge protocol
+# ---------------------------------------------------------------------------------------------
+
+
+def ridge_fit(
+    X: np.ndarray,
+    Y: np.ndarray,
+    depth: int,
+    widths: Sequence[int],
+    lam: float,
+    lr: float,
+    steps: int,
+    activation: str = "relu",
+    convention: str = "scaled",
+    bias: bool = True,
+    seed: int = 0,
+    init: CircularCNN | None = None,
+    batch_size: int | None = None,
+    device: str = "cpu",
+    dtype: torch.dtype = torch.float64,
+    include_bias: bool = True,
+    gtol: float = 0.0,
+) -> MinNormResult:
+    """(Stochastic) gradient descent on ``loss + lam ||theta||^2`` with learning rate ``lr``.
+
+    ``batch_size=None`` is full-batch gradient descent; otherwise each step uses a batch drawn
+    without replacement by a generator seeded with ``seed`` (mean squared error over the batch).
+    Stops after ``steps`` steps, on a non-finite objective (``diverged``), or, with ``gtol > 0``
+    and full batches, when the objective's gradient has ``max |.| <= gtol`` (``converged``).
+    The returned network does not interpolate: its residual is in the record, and ``norm_sq`` is
+    an upper bound on the cost of the function it computes, not of ``Y``.
+    """
+    X, Y = _check_data(X, Y)
+    widths = _check_architecture(depth, widths)
+    if not (lam >= 0 and lr > 0 and steps >= 0):
+        raise InputError(f"need lam >= 0, lr > 0, steps >= 0; got {lam}, {lr}, {steps}")
+    if batch_size is not None and not 1 <= batch_size <= X.shape[0]:
+        raise InputError(f"batch_size must be in [1, N={X.shape[0]}], got {batch_size}")
+    start = time.perf_counter()
+    Xt = torch.as_tensor(X, dtype=dtype, device=device)
+    Yt = torch.as_tensor(Y, dtype=dtype, device=device)
+    net = _make_net(X, Y, depth, widths, activation, convention, bias, seed, init, device, dtype)
+    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.0, weight_decay=0.0)
+    gen = torch.Generator().manual_seed(seed)
+    n = X.shape[0]
+    converged, why, step = False, f"steps: {steps} steps done", 0
+    for step in range(1, steps + 1):
+        if batch_size is None:
+            xb, yb = Xt, Yt
+        else:
+            idx = torch.randperm(n, generator=gen)[:batch_size].to(device)
+            xb, yb = Xt[idx], Yt[idx]
+        opt.zero_grad()
+        r = net(xb) - yb
+        obj = torch.sum(r * r) / xb.shape[0] + lam * net.parameter_norm_sq(include_bias)
+        if not torch.isfinite(obj):
+            why = f"diverged: non-finite objective at step {step}"
+            break
+        obj.backward()
+        if gtol > 0 and batch_size is None:
+            gmax = max(float(p.grad.abs().max()) for p in net.parameters())
+            if gmax <= gtol:
+                converged, why = True, f"converged: max|grad| = {gmax:.1e} <= {gtol:.0e}"
+                break
+        opt.step()
+    return _record(net, Xt, Yt, include_bias, iterations=step, wall_time=time.perf_counter() -
+                   start, device=str(device), converged=converged, stop_reason=why,
+                   method="ridge_gd" if batch_size is None else "ridge_sgd", depth=depth,
+                   widths=widths, seed=seed, dtype=str(dtype).replace("torch.", ""),
+                   settings={"lam": lam, "lr": lr, "steps": steps, "batch_size": batch_size,
+                             "gtol": gtol})
+
+
+# ---------------------------------------------------------------------------------------------
+# initialisations
+# ---------------------------------------------------------------------------------------------
+
+
+def _identity_filter(channels: int, grid: tuple[int, ...], convention: str) -> np.ndarray:
+    """Filter whose multiplier is the identity at every frequency: ``W(0) = I / s``."""
+    f = np.zeros((channels, channels, *grid))
+    f[(slice(None), slice(None)) + (0,) * len(grid)] = np.eye(channels) / scale_factor(
+        grid, convention)
+    return f
+
+
+def _data_projector_filter(acts: np.ndarray, convention: str, rtol: float) -> np.ndarray:
+    """Filter whose multiplier at ``m`` projects onto ``span_n a_n^(m)``.
+
+    ``acts`` has shape ``(N, c, *grid)``; directions with singular value ``<= rtol * s_max``
+    (``s_max`` over all frequencies) are dropped. The projector at ``-m`` is the conjugate of
+    the one at ``m`` (the span is), so the filter is real.
+    """
+    nsp = acts.ndim - 2
+    hat = np.fft.fftn(acts, axes=tuple(range(2, 2 + nsp)))
+    blocks = np.moveaxis(hat, (1, 0), (-2, -1))  # (*grid, c, N)
+    u, sv, _ = np.linalg.svd(blocks, full_matrices=False)
+    keep = sv > rtol * (float(sv.max()) if sv.size else 0.0)
+    uk = u * keep[..., None, :]
+    proj = uk @ np.conj(np.swapaxes(uk, -1, -2))  # (*grid, c, c)
+    return filters_from_multipliers(proj, convention)
+
+
+def pad_to_depth(
+    net: CircularCNN, depth: int, X: np.ndarray | None = None, rtol: float = RANK_RTOL
+) -> CircularCNN:
+    """A deeper network computing the same function (warm start across depths).
+
+    Layers with zero bias are inserted before the last convolution layer (after it when the net
+    has a head), so their input is an activation output. Each inserted layer is
+
+    * ``X=None``: the identity (multiplier ``I`` at every frequency), exact everywhere;
+    * ``X`` given (inputs ``(N, c_0, *spatial)``): the per-frequency orthogonal projector onto
+      the span of the activations ``a^(m)(x_n)`` at the insertion point, exact on those samples
+      (up to the dropped directions, singular values ``<= rtol * s_max``) and much cheaper: it
+      costs ``sum_m rank`` instead of ``c * d``.
+
+    For ReLU nets both are exact because the inserted layer sees ``a >= 0`` and returns it
+    unchanged, so ``relu`` does nothing. The layers are then rebalanced by positive scalings
+    ``W_l <- t_l W_l``, ``b_l <- (t_1 ... t_l) b_l`` with ``prod t_l = 1`` (positive homogeneity
+    keeps the function) and equal ``t_l^2 ||W_l||^2``, the least weight norm over such scalings.
+
+    Parameters
+    ----------
+    net : network of depth ``<= depth`` (convolution layers, plus a head if any)
+    depth : target depth (same counting as ``net.depth``)
+    """
+    extra = depth - net.depth
+    if extra < 0:
+        raise ValueError(f"cannot pad a depth-{net.depth} network to depth {depth}")
+    n_conv = len(net.weights)
+    if net.activation == "relu" and n_conv < 2 and net.head is None:
+        raise ValueError("a ReLU network with one layer has no ReLU output to insert after")
+    filters, biases = net.to_numpy()
+    pos = n_conv if net.head is not None else max(n_conv - 1, 0)
+    c = net.channels[pos]
+    deeper = CircularCNN([*net.channels[:pos + 1], *[c] * extra, *net.channels[pos + 1:]],
+                         net.spatial, activation=net.activation, bias=net.has_bias,
+                         convention=net.convention, stride=net.stride,
+                         head_classes=net.head_classes, seed=0)
+    grid = deeper.grids[pos]
+    if X is None:
+        new = _identity_filter(c, grid, net.convention)
+    else:
+        p0 = next(net.parameters())
+        with torch.no_grad():
+            xt = torch.as_tensor(np.asarray(X), dtype=p0.dtype, device=p0.device)
+            acts = xt if pos == 0 else net.hidden_activations(xt)[pos - 1]
+        acts = acts.detach().to("cpu", torch.float64).numpy()
+        if acts.shape[2:] != grid:  # the old net up-sampled here; the new one does it later
+            acts = acts[(Ellipsis,) + (slice(None, None, net.stride),) * len(grid)]
+        new = _data_projector_filter(acts, net.convention, rtol)
+    filters[pos:pos] = [new.copy() for _ in range(extra)]
+    biases[pos:pos] = [np.zeros(c) for _ in range(extra)]
+    head_w = None if net.head is None else net.head.weight.detach().cpu().double().numpy()
+    sizes = [float(np.sum(f**2)) for f in filters] + ([] if head_w is None else
+                                                      [float(np.sum(head_w**2))])
+    if min(sizes) > 0:
+        g = math.exp(np.mean(np.log(sizes)))
+        t = [math.sqrt(g / s) for s in sizes]
+        cum = np.cumprod(t)
+        filters = [f * tl for f, tl in zip(filters, t)]
+        biases = [b * cl for b, cl in zip(biases, cum)]
+        if head_w is not None:
+            head_w = head_w * t[-1]
+    with torch.no_grad():
+        for w, f in zip(deeper.weights, filters):
+            w.copy_(torch.as_tensor(f))
+        for b, v in zip(deeper.biases, biases):
+            b.copy_(torch.as_tensor(v))
+        if head_w is not None:
+            deeper.head.weight.copy_(torch.as_tensor(head_w))
+            if net.has_bias:
+                deeper.head.bias.copy_(net.head.bias.detach().double().cpu())
+    p0 = next(net.parameters())
+    return deeper.to(device=p0.device, dtype=p0.dtype)
+
+
+def linear_closed_form_init(
+    multipliers: np.ndarray,
+    depth: int,
+    widths: Sequence[int] | None = None,
+    convention: str = "scaled",
+    dtype: torch.dtype = torch.float64,
+    device: str | torch.device = "cpu",
+) -> CircularCNN:
+    """Linear (identity-activation, bias-free) network attaining ``R(A; L)`` exactly.
+
+    Built from :func:`numerics.linear.minimal_norm_weights`; multipliers of shape
+    ``(*spatial, c_out, c_in)``.
+    """
+    filters = minimal_norm_weights(multipliers, depth, widths, convention)
+    return CircularCNN.from_numpy(filters, None, activation="identity", convention=convention,
+                                  dtype=dtype, device=device)

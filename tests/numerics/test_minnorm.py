@@ -1,0 +1,334 @@
+"""Minimal-norm search: closed forms from above, Schatten lower bounds, d = 1 slope, ridge."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from numerics.fourier import circular_conv, dense_operator, multipliers_from_filters
+from numerics.inputs import InputError
+from numerics.linear import compose_multipliers, representation_cost
+from numerics.minnorm import (
+    MinNormResult,
+    linear_closed_form_init,
+    min_norm_fit,
+    pad_to_depth,
+    ridge_fit,
+)
+from numerics.network import CircularCNN
+
+# Issue requirement: the search reaches the closed form within 1e-4 relative, from above.
+CLOSED_FORM_GAP = 1e-4
+# "Never below": the fit meets max|f(X) - Y| <= 1e-10 max|Y|, so the function it represents is
+# ~1e-10 away from the target and its exact cost can sit below R(A) by ~ ||grad R|| * 1e-10;
+# with singular values O(0.1..10) the gradient of L sum s^{2/L} is O(10..100), so 1e-8 relative
+# bounds that dip with margin while still catching any genuine undershoot.
+BELOW_SLACK = 1e-8
+
+
+def linear_problem(seed, grid, c_out, c_in, n_extra=2):
+    rng = np.random.default_rng(seed)
+    W = rng.standard_normal((c_out, c_in, *grid))
+    X = rng.standard_normal((c_in + n_extra, c_in, *grid))  # generic: spans every frequency
+    return W, X, circular_conv(W, X)
+
+
+def assert_from_above(res: MinNormResult, cost: float, convention: str = "scaled"):
+    assert res.converged, res.stop_reason
+    assert res.bound == "upper"
+    gap = (res.norm_sq - cost) / cost
+    assert -BELOW_SLACK <= gap <= CLOSED_FORM_GAP, (gap, res.to_dict())
+    # The trained net represents exactly its own composed multipliers; their closed form is an
+    # exact lower bound on its norm (equal only at a balanced optimum). Both are sums of the same
+    # O(100) float64 numbers: 1e-12 relative covers the summation round-off.
+    own = representation_cost(compose_multipliers(res.filters, convention), res.depth,
+                              convention, rtol=0.0)
+    assert res.norm_sq >= own * (1 - 1e-12)
+
+
+LINEAR_CASES = [  # (seed, grid, c_out, c_in, depth): 1-D and multichannel 2-D targets;
+    (0, (6,), 3, 2, 2),  # depths 2..8 on four targets run in the full suite below
+    (1, (6,), 3, 2, 5),
+    (3, (3, 3), 2, 2, 3),
+]
+
+
+@pytest.mark.parametrize("seed, grid, c_out, c_in, depth", LINEAR_CASES)
+def test_linear_search_reaches_closed_form_from_above(seed, grid, c_out, c_in, depth):
+    W, X, Y = linear_problem(seed, grid, c_out, c_in)
+    cost = representation_cost(multipliers_from_filters(W), depth)
+    res = min_norm_fit(X, Y, depth, [max(c_out, c_in)] * (depth - 1), activation="identity",
+                       bias=False, seed=seed)
+    assert res.residual_max_abs <= 1e-10 * np.abs(Y).max()
+    assert_from_above(res, cost)
+
+
+@pytest.mark.full
+@pytest.mark.parametrize("depth", [2, 3, 4, 5, 6, 7, 8])
+@pytest.mark.parametrize("grid, c_out, c_in", [((8,), 2, 2), ((4, 4), 2, 3), ((6,), 3, 2),
+                                               ((3, 4), 3, 3)])
+def test_linear_search_closed_form_all_depths(grid, c_out, c_in, depth):
+    W, X, Y = linear_problem(depth, grid, c_out, c_in)
+    cost = representation_cost(multipliers_from_filters(W), depth)
+    res = min_norm_fit(X, Y, depth, [max(c_out, c_in)] * (depth - 1), activation="identity",
+                       bias=False, seed=depth, restarts=2)
+    assert_from_above(res, cost)
+
+
+def test_plain_convention_closed_form():
+    W, X, Y = linear_problem(7, (5,), 2, 2)
+    cost = representation_cost(multipliers_from_filters(W, "plain"), 3, "plain")
+    Yp = circular_conv(W, X, "plain")
+    res = min_norm_fit(X, Yp, 3, [2, 2], activation="identity", bias=False,
+                       convention="plain", seed=0)
+    assert_from_above(res, cost, "plain")
+
+
+def test_closed_form_init_attains_cost_and_search_keeps_it():
+    W, X, Y = linear_problem(5, (4, 3), 2, 2)
+    A = multipliers_from_filters(W)
+    net = linear_closed_form_init(A, 4, [2, 2, 2])
+    cost = representation_cost(A, 4)
+    # the construction is exact up to FFT round-off (~1e-15 relative on O(100) sums)
+    assert net.parameter_norm_sq().item() == pytest.approx(cost, rel=1e-12)
+    res = min_norm_fit(X, Y, 4, [2, 2, 2], activation="identity", bias=False, init=net)
+    assert_from_above(res, cost)
+    assert res.settings["from_init"] is True
+
+
+# ---------------------------------------------------------------------------------------------
+# ReLU networks
+# ---------------------------------------------------------------------------------------------
+
+
+def dense_jacobian(net: CircularCNN, x0: np.ndarray) -> np.ndarray:
+    """Jacobian of the net at one input as a dense (c_out d, c_in d) matrix (autograd)."""
+    x = torch.as_tensor(x0[None])
+    jac = torch.autograd.functional.jacobian(lambda v: net(v)[0], x)
+    return jac.reshape(np.prod(jac.shape[:len(x0.shape)]), -1).numpy()
+
+
+def schatten_bound(jac: np.ndarray, depth: int) -> float:
+    """L sum_i s_i(J)^{2/L}. In the scaled convention ||W_l||_F^2 is the squared Frobenius norm
+    of the layer's dense operator, so by the Schatten-Hoelder inequality for products (ReLU
+    masks are contractions) ||theta||^2 >= this, at any input. At a constant input J is block
+    diagonal in frequency and its singular values are those of the blocks J_m (THEORY.md 4)."""
+    s = np.linalg.svd(jac, compute_uv=False)
+    return depth * float(np.sum(s[s > 1e-12 * s.max()] ** (2.0 / depth)))
+
+
+def test_relu_fit_respects_schatten_lower_bound():
+    """Omega = a constant input x0 and x0 +- h e_j: the fit pins the Jacobian at x0."""
+    grid, depth, h = (4,), 3, 1e-2
+    teacher = CircularCNN([1, 3, 3, 1], grid, seed=11)
+    with torch.no_grad():
+        for b in teacher.biases:
+            b.copy_(torch.linspace(0.2, 0.5, b.numel(), dtype=torch.float64))
+    x0 = np.full((1, *grid), 0.7)
+    eye = np.eye(4).reshape(4, 1, *grid)
+    X = np.concatenate([x0[None], x0 + h * eye, x0 - h * eye])
+    with torch.no_grad():
+        Y = teacher(torch.as_tensor(X)).numpy()
+    j_target = dense_jacobian(teacher, x0)
+    lower = schatten_bound(j_target, depth)
+    res = min_norm_fit(X, Y, depth, [4, 4], seed=0, restarts=3)
+    assert res.converged, res.stop_reason
+    net = res.to_network()
+    j_fit = dense_jacobian(net, x0)
+    # The fit interpolates the 9 points to 1e-10 max|Y| and is affine on the h-neighbourhood
+    # (no ReLU kink inside it), so its Jacobian equals the teacher's up to residual / h ~ 1e-8.
+    np.testing.assert_allclose(j_fit, j_target, rtol=0, atol=1e-6)
+    teacher_norm = teacher.parameter_norm_sq().item()
+    print(f"Schatten lower bound {lower:.6f} <= found (upper) {res.norm_sq:.6f} "
+          f"<= teacher {teacher_norm:.6f}")
+    # the bound of the fit's own Jacobian holds for every network (an inequality, round-off only)
+    assert res.norm_sq >= schatten_bound(j_fit, depth) * (1 - 1e-12)
+    # the target's bound: J_fit = J_target to 1e-6, which moves the bound by < 1e-5 relative
+    assert res.norm_sq >= lower * (1 - 1e-5)
+    # the teacher is one network representing f, so the minimal norm is at most its norm
+    assert res.norm_sq <= teacher_norm * (1 + 1e-9)
+
+
+def rank_k_positive_problem():
+    """A rank-2 map with nonnegative factors on positive inputs (d = 1: fully connected)."""
+    rng = np.random.default_rng(1)
+    B = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    C = np.array([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0]])
+    A = B @ C
+    X = rng.uniform(0.5, 1.5, (20, 4, 1))
+    return A, X, np.einsum("oi,nip->nop", A, X)
+
+
+def depth_sweep(X, Y, depths, width, restarts):
+    """Depth sweep with warm starts: the depth-L optimum padded (data projector) to L + 1."""
+    res = min_norm_fit(X, Y, depths[0], [width] * (depths[0] - 1), seed=0, restarts=restarts)
+    out = [res]
+    for L in depths[1:]:
+        init = pad_to_depth(res.to_network(), L, X)
+        res = min_norm_fit(X, Y, L, [width] * (L - 1), init=init)
+        out.append(res)
+    return out
+
+
+def slope_fit(depths, norms):
+    """Least-squares fit of norm = a L + b + c / L; returns (a, b, c, max abs residual)."""
+    L = np.asarray(depths, float)
+    M = np.stack([L, np.ones_like(L), 1.0 / L], axis=1)
+    coef, *_ = np.linalg.lstsq(M, np.asarray(norms), rcond=None)
+    return (*coef, float(np.max(np.abs(M @ coef - norms))))
+
+
+@pytest.mark.full
+def test_d1_relu_slope_is_rank_full():
+    A, X, Y = rank_k_positive_problem()
+    depths = [3, 4, 5, 6, 7, 8, 10, 12]
+    runs = depth_sweep(X, Y, depths, 6, restarts=4)
+    assert all(r.converged for r in runs), [r.stop_reason for r in runs]
+    a, b, c, resid = slope_fit(depths, [r.norm_sq for r in runs])
+    s = np.linalg.svd(A, compute_uv=False)[:2]
+    a_low = slope_fit(depths, [L * float(np.sum(s ** (2.0 / L))) for L in depths])[0]
+    print(f"d=1 slope fit over L={depths}: a={a:.5f} (rank 2; bound's fit {a_low:.5f}), "
+          f"b={b:.5f}, c={c:.5f}, max residual {resid:.1e}")
+    # norms optimal to ~1e-9: slopes agree to ~1e-7; the bound's own slope is 2.0065 over this
+    # range (the R3/L^2 leak of a 3-term fit), hence 0.01 around 2
+    assert abs(a - a_low) < 1e-5
+    assert abs(a - 2.0) < 0.01
+
+
+def test_d1_relu_slope_is_rank():
+    """Fully connected (d = 1): the norm grows with slope rank(A) = 2 in the depth."""
+    A, X, Y = rank_k_positive_problem()
+    depths = [3, 4, 5]
+    runs = depth_sweep(X, Y, depths, 6, restarts=1)
+    assert all(r.converged for r in runs), [r.stop_reason for r in runs]
+    s = np.linalg.svd(A, compute_uv=False)[:2]
+    for L, r in zip(depths, runs):
+        # Schatten lower bound on the open positive orthant (J = A there): L sum s^{2/L}
+        lower = L * float(np.sum(s ** (2.0 / L)))
+        assert r.norm_sq >= lower * (1 - 1e-8)  # residual-level slack, as BELOW_SLACK
+    a, b, c, resid = slope_fit(depths, [r.norm_sq for r in runs])
+    a_low = slope_fit(depths, [L * float(np.sum(s ** (2.0 / L))) for L in depths])[0]
+    print(f"d=1 slope fit over L={depths}: a={a:.5f} (rank 2; the lower bound's own 3-term fit "
+          f"gives {a_low:.5f}), b={b:.5f}, c={c:.5f}")
+    # The norms meet the Schatten bound to ~1e-9 relative; an exact 3-point fit amplifies that
+    # by ~L^2 ~ 25, so the two slopes agree to 1e-6 (1e-5 allows for it).
+    assert abs(a - a_low) < 1e-5
+    # With 3 depths the R3/L^2 term leaks into a: for this A the bound's own fit gives
+    # 2.0239 (2.0065 over L = 3..12 in the full test, 2.0010 over 4..32), so 0.03 bounds the
+    # leak and still rejects slope 1 or 3.
+    assert abs(a - 2.0) < 0.03
+
+
+# ---------------------------------------------------------------------------------------------
+# warm starts
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(channels=[2, 3, 3, 2], spatial=(6,)),
+     dict(channels=[1, 3, 2], spatial=(4, 4), stride=2),
+     dict(channels=[2, 3, 3], spatial=(6,), head_classes=4)],
+)
+@pytest.mark.parametrize("with_data", [False, True])
+def test_pad_to_depth_keeps_the_function(kwargs, with_data, rng):
+    net = CircularCNN(**kwargs, seed=2)
+    with torch.no_grad():
+        for b in net.biases:
+            b.normal_(0, 0.3)
+    X = rng.standard_normal((7, net.channels[0], *net.spatial))
+    deeper = pad_to_depth(net, net.depth + 2, X if with_data else None)
+    assert deeper.depth == net.depth + 2
+    xt = torch.as_tensor(X)
+    # both routes are exact on X (the projector keeps every direction the data spans); the
+    # rebalancing multiplies by powers of O(1) factors: 1e-11 covers the float64 round-off
+    np.testing.assert_allclose(deeper(xt).detach().numpy(), net(xt).detach().numpy(),
+                               rtol=0, atol=1e-11)
+    if not with_data:  # the identity layer is exact on every input, not only on X
+        z = torch.randn((3, net.channels[0], *net.spatial), dtype=torch.float64)
+        np.testing.assert_allclose(deeper(z).detach().numpy(), net(z).detach().numpy(),
+                                   rtol=0, atol=1e-11)
+
+
+def test_pad_to_depth_rejects_impossible_requests():
+    with pytest.raises(ValueError, match="cannot pad"):
+        pad_to_depth(CircularCNN([1, 2, 1], (4,)), 1)
+    with pytest.raises(ValueError, match="one layer"):
+        pad_to_depth(CircularCNN([1, 1], (4,)), 3)
+
+
+# ---------------------------------------------------------------------------------------------
+# ridge protocol, records, errors
+# ---------------------------------------------------------------------------------------------
+
+
+def test_ridge_depth_one_matches_ridge_regression(rng):
+    """Depth 1, linear: GD on (1/N) sum ||W * x - y||^2 + lam ||W||^2 has a closed form."""
+    grid, lam = (5,), 0.1
+    X = rng.standard_normal((6, 2, *grid))
+    Y = rng.standard_normal((6, 1, *grid))
+    # f(x) = Phi(x) w is linear in the filter: build Phi column by column from the dense oracle
+    n_w = 1 * 2 * 5
+    cols = []
+    for k in range(n_w):
+        e = np.zeros(n_w)
+        e[k] = 1.0
+        op = dense_operator(e.reshape(1, 2, *grid))
+        cols.append(np.concatenate([op @ x.reshape(-1) for x in X]))
+    Phi, y = np.stack(cols, axis=1), Y.reshape(-1)
+    w_star = np.linalg.solve(Phi.T @ Phi / 6 + lam * np.eye(n_w), Phi.T @ y / 6)
+    res = ridge_fit(X, Y, 1, [], lam=lam, lr=0.2, steps=5000, activation="identity",
+                    bias=False, gtol=1e-12)
+    assert res.converged, res.stop_reason
+    # at max|grad| <= 1e-12 and curvature >= 2 lam = 0.2 the iterate is within 5e-12 of w*
+    np.testing.assert_allclose(res.filters[0].reshape(-1), w_star, rtol=0, atol=1e-10)
+    assert res.method == "ridge_gd" and res.bound == "upper"
+
+
+def test_ridge_is_deterministic_and_reports_divergence(rng):
+    X = rng.standard_normal((8, 1, 6))
+    Y = rng.standard_normal((8, 1, 6))
+    a = ridge_fit(X, Y, 3, [3, 3], lam=1e-3, lr=0.05, steps=50, batch_size=4, seed=3)
+    b = ridge_fit(X, Y, 3, [3, 3], lam=1e-3, lr=0.05, steps=50, batch_size=4, seed=3)
+    assert a.norm_sq == b.norm_sq and a.method == "ridge_sgd" and a.iterations == 50
+    assert not a.converged and a.stop_reason.startswith("steps")
+    bad = ridge_fit(X, Y, 3, [3, 3], lam=0.0, lr=1e6, steps=100)
+    assert not bad.converged and bad.stop_reason.startswith("diverged")
+
+
+def test_search_is_deterministic_and_record_is_json():
+    W, X, Y = linear_problem(9, (4,), 1, 1)
+    a = min_norm_fit(X, Y, 3, [1, 1], activation="identity", bias=False, seed=4)
+    b = min_norm_fit(X, Y, 3, [1, 1], activation="identity", bias=False, seed=4)
+    assert a.norm_sq == b.norm_sq and a.iterations == b.iterations
+    rec = json.loads(json.dumps(a.to_dict()))
+    assert "filters" not in rec and rec["bound"] == "upper"
+    for key in ("norm_sq", "residual_max_abs", "residual_rel", "loss", "iterations",
+                "wall_time", "device", "converged", "stop_reason"):
+        assert key in rec
+
+
+def test_non_convergence_is_reported():
+    W, X, Y = linear_problem(10, (6,), 2, 2)
+    res = min_norm_fit(X, Y, 4, [2, 2, 2], activation="identity", bias=False, max_iter=5)
+    assert not res.converged
+    assert res.stop_reason.startswith(("max_iter", "infeasible"))
+    assert res.iterations <= 5
+
+
+@pytest.mark.parametrize(
+    "X, Y, depth, widths, match",
+    [
+        (np.zeros((2, 1, 4)), np.zeros((3, 1, 4)), 2, [1], "same N"),
+        (np.zeros((2, 1)), np.zeros((2, 1)), 2, [1], "spatial"),
+        (np.zeros((2, 1, 4)), np.zeros((2, 1, 4)), 3, [1], "hidden widths"),
+        (np.full((2, 1, 4), np.nan), np.zeros((2, 1, 4)), 2, [1], "NaN"),
+        (np.zeros((2, 1, 4)), np.zeros((2, 1, 4)), 0, [], "depth"),
+    ],
+)
+def test_bad_input_is_rejected(X, Y, depth, widths, match):
+    with pytest.raises(InputError, match=match):
+        min_norm_fit(X, Y, depth, widths)
