@@ -7,8 +7,10 @@ Layout of a store folder (default ``./cbn-results``)::
     <root>/corrupt/      records that failed verification, moved aside (never reused)
 
 ``key`` is the SHA-256 of the canonical JSON of the configuration together with the package
-version (``importlib.metadata.version("cbn-toolkit")``), so any change of target, domain, sizes,
-depth, seed, convention, solver settings or code version gives a new key.
+version (``importlib.metadata.version("cbn-toolkit")``) and a fingerprint of the numerical code
+(SHA-256 of every ``.py`` file of the ``numerics`` package: an editable install keeps its version
+number while the code changes), so any change of target, domain, sizes, depth, seed, convention,
+solver settings or code gives a new key.
 
 Writes are atomic: each file is written to a temporary name in the same folder, flushed,
 ``fsync``-ed and moved into place with ``os.replace``. The NPZ is written first and the JSON
@@ -20,6 +22,7 @@ the run is recomputed. An interrupted write leaves at most a ``*.tmp`` file, whi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -44,6 +47,17 @@ def package_version() -> str:
         return "unknown"
 
 
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """SHA-256 over the relative paths and contents of the ``numerics`` package's sources."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def canonical_json(obj: Any) -> str:
     """Deterministic JSON (sorted keys, no whitespace); floats keep their exact ``repr``."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
@@ -51,7 +65,8 @@ def canonical_json(obj: Any) -> str:
 
 def config_key(config: dict) -> str:
     """SHA-256 hex digest identifying ``config`` plus the package version."""
-    payload = canonical_json({"config": config, "package_version": package_version()})
+    payload = canonical_json({"config": config, "package_version": package_version(),
+                              "code": code_fingerprint()})
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -119,6 +134,7 @@ class ResultStore:
             "format": FORMAT,
             "key": key,
             "package_version": package_version(),
+            "code_fingerprint": code_fingerprint(),
             "config": config,
             "record": record,
             "npz_sha256": _sha256(npz_bytes),

@@ -20,13 +20,16 @@ from numerics.store import ResultStore, config_key
 CONFIG = {"target": {"spec": "lowpass"}, "depth": 3, "seed": 1, "solver": {"lr": 0.1}}
 
 
-def test_key_depends_on_every_field_and_version(monkeypatch):
+def test_key_depends_on_every_field_version_and_code(monkeypatch):
     k = config_key(CONFIG)
     assert k == config_key(json.loads(json.dumps(CONFIG)))  # order/serialisation independent
     for change in ({"depth": 4}, {"seed": 2}, {"solver": {"lr": 0.2}}, {"extra": None}):
         assert config_key({**CONFIG, **change}) != k
     monkeypatch.setattr(store_module, "package_version", lambda: "9.9.9")
-    assert config_key(CONFIG) != k
+    k2 = config_key(CONFIG)
+    assert k2 != k
+    monkeypatch.setattr(store_module, "code_fingerprint", lambda: "0" * 64)
+    assert config_key(CONFIG) not in (k, k2)
 
 
 def test_roundtrip(tmp_path):
