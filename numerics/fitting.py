@@ -138,6 +138,7 @@ def fit_depth_scaling(depths: Sequence[int], norms: Sequence[float]) -> DepthFit
 def consistency_flags(
     fit: DepthFit,
     r0_lower_bound: float | None = None,
+    r0_upper_bound: float | None = None,
     lower_bounds: Sequence[float | None] | None = None,
     residual_max: Sequence[float] | None = None,
     residual_tolerance: float | None = None,
@@ -149,6 +150,8 @@ def consistency_flags(
     ----------
     fit : the depth fit of the best norms
     r0_lower_bound : a proven lower bound on R0 (e.g. constant-input Jacobian ranks)
+    r0_upper_bound : a proven upper bound on R0 (a construction); a steeper slope means the
+        deeper runs are not at the minimum
     lower_bounds : per-depth lower bounds on the cost (closed form or Schatten), aligned with
         ``fit.depths``; a norm below its lower bound means the run did not interpolate
     residual_max : per-depth max |f_theta - f| on the data; ``residual_tolerance`` its limit
@@ -177,6 +180,12 @@ def consistency_flags(
         flags.append(
             f"fitted slope R0_free = {fit.R0_free:.3f} is below the lower bound "
             f"{r0_lower_bound:g}: the deeper runs are not at the minimum (optimisation failure)"
+        )
+    if r0_upper_bound is not None and fit.R0_free > r0_upper_bound + INTEGER_TOLERANCE:
+        flags.append(
+            f"fitted slope R0_free = {fit.R0_free:.3f} is above the upper bound "
+            f"{r0_upper_bound:g} of a construction: the deeper runs are not at the minimum "
+            f"(optimisation failure)"
         )
     norms = np.asarray(fit.norms)
     half = len(norms) // 2

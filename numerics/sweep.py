@@ -349,7 +349,8 @@ def summarize(spec: SweepSpec, records: Sequence[StoredRecord]) -> dict:
     }
     if len(depths) >= 3:
         fit = fit_depth_scaling(depths, norms)
-        flags += consistency_flags(fit, r0_lower_bound=r0_lower, lower_bounds=exact)
+        flags += consistency_flags(fit, r0_lower_bound=r0_lower, r0_upper_bound=r0_upper,
+                                   lower_bounds=exact)
         out.update(R0_fit=fit.R0_free, R0_integer=fit.R0, R1_fit=fit.R1, R2_fit=fit.R2,
                    R0_interval=fit.R0_interval, R1_interval=fit.R1_interval, fit=fit.to_dict())
     else:

@@ -151,3 +151,25 @@ def test_ctrl_c_with_local_processes_exits_130_and_leaves_store_consistent(tmp_p
     for path in store.glob("*.json"):
         assert records.load(json.loads(path.read_text())["config"]) is not None
     assert records.corrupt_keys == []
+
+
+def test_fit_relu_target_reports_bounds_construction_and_flags(tmp_path, capsys):
+    """Pipeline of a ReLU target with a factorisation (a few iterations only: the point is the
+    labelled output and the flags, not the optimum)."""
+    code, s, _ = _fit(capsys, [
+        "bottleneck", "--param", "spatial=[4]", "--param", "K=0", "--param", "hidden=2",
+        "--param", "c_rep=1", "--depths", "4,5,6", "--seeds", "1", "--samples", "4",
+        "--width", "2", "--max-iter", "30", "--init", "construction", "--workers", "1",
+        "--quiet", "--store", str(tmp_path), "--json"])
+    assert code == 0
+    assert s["activation"] == "relu" and s["exact"] is None
+    # K = 0, one representation channel: the construction keeps only m = 0, so R0 <= 1, and
+    # the target's Jacobian at the data mean has rank 1 at m = 0: R0 >= 1
+    assert s["R0_upper_bound"] == 1 and s["R0_lower_bound"] == 1
+    assert s["bound"]["R0_lower_bound"].startswith("lower bound")
+    assert s["bound"]["R0_upper_bound"].startswith("upper bound")
+    # the construction costs exactly trace P = 1 per added projection layer
+    c = s["construction_norm"]
+    assert c[1] - c[0] == pytest.approx(1, abs=1e-9) and c[2] - c[1] == pytest.approx(1, abs=1e-9)
+    # 30 iterations do not fit the data: the sweep must say so rather than report a finding
+    assert any("no seed fits" in f for f in s["flags"])

@@ -66,6 +66,9 @@ def test_flags_catch_optimisation_failures():
     flags = consistency_flags(fit_depth_scaling(depths, bad), r0_lower_bound=4)
     assert any("decreases" in f for f in flags)
     assert any("below the lower bound" in f for f in flags)
+    steep = consistency_flags(fit_depth_scaling(depths, [6 * L for L in depths]),
+                              r0_upper_bound=4)
+    assert len(steep) == 1 and "above the upper bound" in steep[0]
     flags = consistency_flags(fit, lower_bounds=[9.0, 13.0, 17.5, 25.0, 33.0])
     assert len(flags) == 1 and "depth 4" in flags[0]
     flags = consistency_flags(fit, residual_max=[0, 0, 1e-3, 0, 0], residual_tolerance=1e-6)
