@@ -18,7 +18,12 @@ from functools import lru_cache
 
 import numpy as np
 
-from numerics.fourier import centred_labels, frequency_degrees, self_conjugate_mask
+from numerics.fourier import (
+    centred_labels,
+    filters_from_multipliers,
+    frequency_degrees,
+    self_conjugate_mask,
+)
 from numerics.minnorm import min_norm_fit, pad_to_depth
 from numerics.targets import get_target
 
@@ -62,6 +67,32 @@ def lowpass_relu_data(spatial: Sequence[int], K: int, samples: int,
     return X, Y, frequency_degrees(spatial)["linf"] <= K
 
 
+def factorisation_network(spatial: Sequence[int], K: int, X: np.ndarray,
+                          depth: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """One-channel ReLU net computing ``relu(P_K x)`` exactly on ``X`` (THEORY.md 4 construction).
+
+    ``depth = 2``: ``P_K``, then the identity. ``depth >= 3``: ``z_1 = P_K x + B`` with
+    ``B = max(0, max(-P_K X))`` so ``relu`` is the identity on the samples, ``depth - 3`` layers
+    ``P_K`` (the identity on that representation), ``z = P_K a - B = P_K x``, ``relu``, identity.
+    Its norm is an UPPER bound on the cost of ``relu(P_K x)`` on ``X``.
+
+    Returns
+    -------
+    filters, biases : lists of ``depth`` arrays (layout of :mod:`numerics.fourier`)
+    """
+    spatial = tuple(int(n) for n in spatial)
+    keep = frequency_degrees(spatial)["linf"] <= K
+    proj = filters_from_multipliers(keep.astype(np.complex128)[..., None, None])
+    ident = filters_from_multipliers(np.ones((*spatial, 1, 1), dtype=np.complex128))
+    if depth == 2:
+        return [proj, ident], [np.zeros(1), np.zeros(1)]
+    low = get_target("lowpass", spatial=spatial, K=K).evaluate(X)
+    B = max(0.0, float(np.max(-low)))
+    filters = [proj] * (depth - 1) + [ident]
+    biases = [np.array([B])] + [np.zeros(1)] * (depth - 3) + [np.array([-B]), np.zeros(1)]
+    return filters, biases
+
+
 def network_arrays(prefix: str, filters: list[np.ndarray], biases: list[np.ndarray]) -> dict:
     """Flatten a network into store arrays ``{prefix}W{l}`` and ``{prefix}b{l}``."""
     out = {f"{prefix}W{i}": np.asarray(w) for i, w in enumerate(filters)}
@@ -81,7 +112,7 @@ def _ladder(key: str, device: str) -> tuple:
     X, Y, _ = lowpass_relu_data(cfg["spatial"], cfg["K"], cfg["samples"], cfg["seed"])
     runs, net = [], None
     for L in cfg["depths"]:
-        init = None if net is None else pad_to_depth(net, L)
+        init = None if net is None else pad_to_depth(net, L, X)
         res = min_norm_fit(X, Y, L, [cfg["width"]] * (L - 1), seed=cfg["seed"], init=init,
                            max_iter=cfg["max_iter"], inner_iter=cfg["inner_iter"], device=device)
         net = res.to_network()

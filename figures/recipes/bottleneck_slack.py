@@ -16,7 +16,7 @@ import numpy as np
 
 from figures.plotting import save, subplots
 from figures.recipes import cbn_spectra
-from figures.recipes._common import min_norm_ladder
+from figures.recipes._common import factorisation_network, lowpass_relu_data, min_norm_ladder
 from numerics.bounds import (
     LOOSE_RANK_RTOL,
     bottleneck_terms,
@@ -44,7 +44,9 @@ def config(mode: str) -> dict:
 
 def _panel(cfg: dict, value: float, rtol: float, device: str) -> dict:
     rows = []
+    X, _, _ = lowpass_relu_data(cfg["spatial"], cfg["K"], cfg["samples"], cfg["seed"])
     for res in min_norm_ladder(cfg, device):
+        con_f, con_b = factorisation_network(cfg["spatial"], cfg["K"], X, res.depth)
         v = np.full(res.filters[0].shape[1], value)
         terms = bottleneck_terms(res.filters, res.biases, v, rtol=rtol)
         jac = constant_input_jacobian(res.filters, res.biases, v)
@@ -53,9 +55,12 @@ def _panel(cfg: dict, value: float, rtol: float, device: str) -> dict:
             "bottleneck_bound": terms.total, "schatten_bound": schatten_lower_bound(
                 jac, res.depth, rtol=rtol), "rank_sum": int(terms.ranks.sum()),
             "rank_term": terms.rank_term, "log_pdet_term": terms.log_pdet_term,
-            "kept_dev": terms.kept_dev, "dropped": terms.dropped, "slack": terms.slack})
+            "kept_dev": terms.kept_dev, "dropped": terms.dropped, "slack": terms.slack,
+            "factorisation_norm_sq": float(sum(np.sum(f**2) for f in con_f) +
+                                           sum(np.sum(b**2) for b in con_b))})
     return {"spatial": cfg["spatial"], "K": cfg["K"], "rows": rows,
             "bounds": {"norm_sq": "upper (trained network, on its own function)",
+                       "factorisation_norm_sq": "upper (explicit factorisation network)",
                        "bottleneck_bound": "lower", "schatten_bound": "lower"}}
 
 
@@ -73,6 +78,8 @@ def plot(record: dict, arrays: dict, out_dir: Path) -> list[Path]:
         L = [r["depth"] for r in rows]
         ax = axes[0, col]
         ax.plot(L, [r["norm_sq"] for r in rows], "ko-", label="||theta||^2 (trained, upper)")
+        ax.plot(L, [r["factorisation_norm_sq"] for r in rows], "C3d-",
+                label="factorisation network (upper)")
         ax.plot(L, [r["bottleneck_bound"] for r in rows], "C0s--",
                 label="bottleneck inequality (lower)")
         ax.plot(L, [r["schatten_bound"] for r in rows], "C1^--", label="Schatten bound (lower)")
