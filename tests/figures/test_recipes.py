@@ -131,3 +131,19 @@ def test_off_support_fraction_ignores_the_constant_frequency():
     energy[1] = energy[7] = 1.0  # kept pair
     energy[3] = energy[5] = 0.5  # dropped pair
     assert off_support_fraction(energy, keep) == pytest.approx(1.0 / 3.0, rel=1e-15)
+
+
+def test_factorisation_network_is_exact_and_costs_kept_plus_d():
+    from figures.recipes._common import factorisation_network, lowpass_relu_data
+    from numerics.spectra import forward
+
+    X, Y, keep = lowpass_relu_data((8,), 1, 5, seed=3)
+    for depth in (2, 3, 5):
+        filters, biases = factorisation_network((8,), 1, X, depth)
+        # exact construction: only float64 FFT round-off (~1e-16 relative) remains
+        assert np.max(np.abs(forward(filters, biases, X)[-1] - Y)) < 1e-12
+    filters, biases = factorisation_network((8,), 1, X, 2)
+    # scaled convention: ||P_K||^2 = #kept = 3 multipliers of modulus 1, ||I||^2 = d = 8
+    norm = sum(float(np.sum(f**2)) for f in filters) + sum(float(np.sum(b**2)) for b in biases)
+    assert norm == pytest.approx(3 + 8, rel=1e-12)
+    assert int(keep.sum()) == 3
