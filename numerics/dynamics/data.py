@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from numerics.data import load_digits, make_mnist1d
+
 #: Orthonormality tolerance for parts and output directions: they are built by QR/SVD or from
 #: exactly orthogonal cosines, whose Gram matrices deviate from I by ~1e-15 * d; 1e-10 flags any
 #: genuinely non-orthogonal input while leaving five orders of margin.
@@ -185,21 +187,17 @@ def whitened_label_correlation(x: np.ndarray, labels: np.ndarray, spatial: Seque
 
 def digits_correlation() -> tuple[Correlation, dict]:
     """:func:`whitened_label_correlation` of scikit-learn's 8x8 digits (1797 images, offline)."""
-    from sklearn.datasets import load_digits
-
     data = load_digits()
-    corr, info = whitened_label_correlation(data.data, data.target, (8, 8))
+    corr, info = whitened_label_correlation(data.X.reshape(len(data.X), -1), data.y, (8, 8))
     return corr, {"name": "sklearn digits 8x8", **info}
 
 
-def mnist1d_correlation(n_samples: int = 4000, seed: int = 42) -> tuple[Correlation, dict]:
-    """:func:`whitened_label_correlation` of MNIST-1D (length 40), regenerated offline with the
-    ``mnist1d`` package's default arguments (training split of ``n_samples``, ``seed``)."""
-    from mnist1d.data import get_dataset_args, make_dataset
-
-    args = get_dataset_args()
-    args.num_samples = n_samples
-    args.seed = seed
-    data = make_dataset(args)
-    corr, info = whitened_label_correlation(data["x"], data["y"], (data["x"].shape[1],))
-    return corr, {"name": f"MNIST-1D regenerated (num_samples={n_samples}, seed={seed})", **info}
+def mnist1d_correlation(num_samples: int = 5000, seed: int = 42) -> tuple[Correlation, dict]:
+    """:func:`whitened_label_correlation` of MNIST-1D's training split (length 40), generated
+    offline by :func:`numerics.data.make_mnist1d` (defaults: the standard 4000 training
+    signals)."""
+    data = make_mnist1d("train", num_samples, seed)
+    x = data.X[:, 0]
+    corr, info = whitened_label_correlation(x, data.y, (x.shape[1],))
+    return corr, {"name": f"MNIST-1D train split (num_samples={num_samples}, seed={seed})",
+                  **info}

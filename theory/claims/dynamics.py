@@ -83,7 +83,8 @@ CLAIMS = [
           _CHK + "check_real_data_stage_order", expected="fail",
           finding="The one-dominant-pair rule does not predict real data: on whitened digits the "
           "measured order of the top 5 parts is [0, 2, 3, 1, 4] against the predicted [0, 1, 2, "
-          "3, 4], with predicted half-times 10-41% off (MNIST-1D in full mode: 21-67% off). Real "
+          "3, 4], with predicted half-times 10-41% off (full mode, MNIST-1D train split: "
+          "21-68% off). Real "
           "parts spread over many frequencies and share them; the exact per-frequency solution "
           "(dynamics.frequency_resolved) reproduces the simulation to 2e-13."),
     Claim("dynamics.frequency_resolved",
