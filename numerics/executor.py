@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
 
 
@@ -26,7 +26,9 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _single_thread() -> None:
+def _worker_init() -> None:
+    """Worker start-up: ignore SIGINT (the parent handles Ctrl-C), single-threaded math."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = "1"
     try:
@@ -58,8 +60,17 @@ class SerialExecutor:
         self.close()
 
 
+def _call_indexed(task: tuple[Callable[[Any], Any], int, Any]) -> tuple[int, Any]:
+    fn, index, payload = task
+    return index, fn(payload)
+
+
 class LocalExecutor(SerialExecutor):
     """A pool of ``workers`` local processes (``spawn`` start method, single-threaded each).
+
+    Workers ignore SIGINT: Ctrl-C reaches the calling process only, which then terminates the
+    pool (runs in flight are lost, finished ones were already yielded), so an interrupt prints
+    no worker tracebacks and does not wait for long runs to end.
 
     Parameters
     ----------
@@ -72,30 +83,30 @@ class LocalExecutor(SerialExecutor):
         self.workers = available_cores() if workers is None else int(workers)
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool = None
 
     def map_unordered(self, fn, payloads):
-        payloads = list(payloads)
+        tasks = [(fn, i, p) for i, p in enumerate(payloads)]
+        if not tasks:
+            return
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=min(self.workers, max(1, len(payloads))),
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_single_thread,
+            self._pool = multiprocessing.get_context("spawn").Pool(
+                min(self.workers, len(tasks)), initializer=_worker_init
             )
-        futures = {self._pool.submit(fn, p): i for i, p in enumerate(payloads)}
-        pending = set(futures)
+        ok = False
         try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    yield futures[fut], fut.result()
+            yield from self._pool.imap_unordered(_call_indexed, tasks)
+            ok = True
         finally:
-            for fut in pending:
-                fut.cancel()
+            if not ok:  # interrupted, failed, or abandoned by the caller: stop the workers now
+                self._pool.terminate()
+                self._pool.join()
+                self._pool = None
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.close()
+            self._pool.join()
             self._pool = None
 
 

@@ -82,7 +82,7 @@ def test_dask_local_and_serial_give_identical_runs(tmp_path):
     results = {}
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                                   dashboard_address=None) as cluster:
-        executors = {"serial": SerialExecutor(), "local": LocalExecutor(2),
+        executors = {"serial": SerialExecutor(), "local": LocalExecutor(1),
                      "dask": DaskExecutor(cluster.scheduler_address)}
         for name, ex in executors.items():
             with ex:
