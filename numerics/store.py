@@ -145,7 +145,10 @@ class ResultStore:
 
     def load(self, config: dict) -> StoredRecord | None:
         """The verified record of ``config``, or None if absent or corrupt (then moved aside)."""
-        key = config_key(config)
+        return self.load_key(config_key(config))
+
+    def load_key(self, key: str) -> StoredRecord | None:
+        """The verified record stored under ``key`` (None if absent or corrupt)."""
         json_path, npz_path = self.paths(key)
         if not json_path.exists():
             return None

@@ -98,8 +98,10 @@ class SweepSpec:
     """Everything that defines a sweep (all of it enters every run's store key).
 
     ``solver`` holds extra keyword arguments of ``numerics.minnorm.min_norm_fit``.
-    ``init``: None (random, seeded) or ``"construction"`` (start from
-    :func:`construction_network`; the seed then only matters through the engine).
+    ``init``: None (random, seeded), ``"construction"`` (start from
+    :func:`construction_network`; the seed then only matters through the engine) or
+    ``"ladder"`` (depth ``L`` starts from the same seed's depth-``L_prev`` network padded by
+    ``numerics.minnorm.pad_to_depth`` with the data projector; see :func:`execute_ladder`).
     ``residual_rtol``: a run counts as fitting the data when
     ``||f_theta(X) - Y|| / ||Y|| <= residual_rtol`` (the engine's own ``converged`` also asks
     for a tiny KKT gradient, which runs at the minimum to 1e-12 often miss).
@@ -155,6 +157,16 @@ def run_min_norm(config: dict) -> tuple[dict, dict[str, np.ndarray]]:
         filters, biases = construction_network(target, depth, config["width"])
         init = CircularCNN.from_numpy(filters, biases, activation=config["activation"],
                                       convention=config["convention"])
+    elif config.get("init") == "ladder" and config.get("ladder_from") is not None:
+        from numerics.minnorm import pad_to_depth
+        from numerics.network import CircularCNN
+
+        prev = config["ladder_from"]
+        net = CircularCNN.from_numpy(
+            [np.asarray(f) for f in prev["filters"]],
+            None if prev["biases"] is None else [np.asarray(b) for b in prev["biases"]],
+            activation=config["activation"], convention=config["convention"])
+        init = pad_to_depth(net, depth, X)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -226,6 +238,39 @@ def execute(
         recomputed_corrupt=len(store.corrupt_keys) - corrupt_before,
         seconds=time.perf_counter() - start,
     )
+
+
+def execute_ladder(
+    spec: SweepSpec, store: ResultStore, executor=None, progress: bool = True
+) -> ExecutionReport:
+    """Depth by depth: every seed's run at depth ``L`` starts from its run at the previous depth.
+
+    The previous network's weights are part of the run configuration (hence of its store key), so
+    a ladder resumes and reuses records like any sweep. The smallest depth starts at random.
+    """
+    start = time.perf_counter()
+    records: list[StoredRecord] = []
+    reused = computed = corrupt = 0
+    previous: dict[int, StoredRecord] = {}
+    for L in sorted(spec.depths):
+        configs = []
+        for seed in range(spec.seeds):
+            config = next(c for c in spec.run_configs() if c["depth"] == L and c["seed"] == seed)
+            before = previous.get(seed)
+            if before is not None:
+                filters, biases = network_from_arrays(before.arrays)
+                config["ladder_from"] = {
+                    "depth": before.config["depth"],
+                    "filters": [f.tolist() for f in filters],
+                    "biases": None if biases is None else [b.tolist() for b in biases],
+                }
+            configs.append(config)
+        rep = execute(configs, store, executor, progress=progress)
+        records += rep.records
+        reused, computed = reused + rep.reused, computed + rep.computed
+        corrupt += rep.recomputed_corrupt
+        previous = {r.config["seed"]: r for r in rep.records}
+    return ExecutionReport(records, reused, computed, corrupt, time.perf_counter() - start)
 
 
 def constant_inputs(X: np.ndarray, count: int = 3, seed: int = 0) -> list[np.ndarray]:

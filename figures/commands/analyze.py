@@ -109,11 +109,7 @@ def run(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        stored = ResultStore(args.store).load(
-            next(c for c in spec.run_configs()
-                 if c["depth"] == summary["deepest"]["depth"]
-                 and c["seed"] == _best_seed(summary))
-        )
+        stored = ResultStore(args.store).load_key(summary["deepest"]["key"])
         filters, biases = network_from_arrays(stored.arrays)
         target = target_from_config(spec.target)
         X = target.sample(spec.n_samples, spec.sample_seed)
@@ -151,7 +147,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"report written to {out}/")
     return 0
 
-
-def _best_seed(summary: dict) -> int:
-    key = summary["deepest"]["key"]
-    return next(r["seed"] for r in summary["runs"][-1] if r["key"] == key)

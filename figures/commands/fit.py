@@ -23,6 +23,7 @@ from numerics.sweep import (
     SweepSpec,
     construction_network,
     execute,
+    execute_ladder,
     summarize,
     target_from_config,
 )
@@ -78,9 +79,11 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Dask scheduler address (default: local processes)")
     parser.add_argument("--workers", type=int, default=None,
                         help="local processes (default: all available cores)")
-    parser.add_argument("--init", choices=["random", "construction"], default="random",
-                        help="start from a seeded random network (default) or from the "
-                             "target's explicit construction (bottleneck targets)")
+    parser.add_argument("--init", choices=["random", "construction", "ladder"],
+                        default="random",
+                        help="start from a seeded random network (default), from the target's "
+                             "explicit construction (bottleneck targets), or from the previous "
+                             "depth's network padded with a data projector (ladder)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_common_options(parser)
 
@@ -131,7 +134,7 @@ def spec_from_args(args: argparse.Namespace) -> SweepSpec:
         sample_seed=args.seed, width=args.width, activation=activation,
         convention=args.convention, bias=activation == "relu" and not args.no_bias,
         solver={"max_iter": args.max_iter}, residual_rtol=args.residual_rtol,
-        init=None if args.init == "random" else "construction",
+        init=None if args.init == "random" else args.init,
     )
 
 
@@ -140,7 +143,10 @@ def run_sweep(args: argparse.Namespace) -> dict:
     spec = spec_from_args(args)
     store = ResultStore(args.store)
     with make_executor(args.scheduler, args.workers) as executor:
-        report = execute(spec.run_configs(), store, executor, progress=not args.quiet)
+        if spec.init == "ladder":
+            report = execute_ladder(spec, store, executor, progress=not args.quiet)
+        else:
+            report = execute(spec.run_configs(), store, executor, progress=not args.quiet)
     summary = summarize(spec, report.records)
     summary["store"] = {"folder": str(store.root), "reused": report.reused,
                         "computed": report.computed,

@@ -130,3 +130,13 @@ def test_kill_half_way_then_resume_gives_identical_records(tmp_path, sig):
         a, b = store_a.load(cfg), store_b.load(cfg)
         assert a.record == b.record
         np.testing.assert_array_equal(a.arrays["filter_0"], b.arrays["filter_0"])
+
+
+def test_load_by_key_verifies_too(tmp_path):
+    store = ResultStore(tmp_path)
+    saved = store.save(CONFIG, {"norm_sq": 1.0}, {"a": np.ones(3)})
+    assert store.load_key(saved.key).record == {"norm_sq": 1.0}
+    assert store.load_key("0" * 64) is None
+    json_path, _ = store.paths(saved.key)
+    json_path.write_text(json_path.read_text()[:-20])
+    assert store.load_key(saved.key) is None and store.corrupt_keys == [saved.key]

@@ -159,3 +159,27 @@ def test_relu_bottleneck_sweep_between_bounds_with_cbn_counts(tmp_path, init):
     keep = [2, 2, 0, 0, 0, 0, 0, 2]
     for layer in counts[2:-2]:
         assert layer == keep
+
+
+def test_ladder_chains_depths_and_resumes(tmp_path):
+    from dataclasses import replace
+
+    from numerics.sweep import execute_ladder
+
+    spec = replace(DERIVATIVE, depths=[2, 3, 4], init="ladder", n_samples=4,
+                   target={"spec": "derivative", "params": {"spatial": [4]}})
+    store = ResultStore(tmp_path)
+    first = execute_ladder(spec, store, progress=False)
+    assert first.computed == 3
+    by_depth = {r.config["depth"]: r for r in first.records}
+    assert "ladder_from" not in by_depth[2].config
+    for L, prev in ((3, 2), (4, 3)):
+        start = by_depth[L].config["ladder_from"]
+        assert start["depth"] == prev
+        np.testing.assert_array_equal(np.asarray(start["filters"][0]),
+                                      by_depth[prev].arrays["filter_0"])
+    s = summarize(spec, first.records)
+    for norm, exact in zip(s["norm"], s["exact"]):
+        assert abs(norm - exact) <= 1e-4 * exact  # issue criterion on linear targets
+    again = execute_ladder(spec, store, progress=False)
+    assert again.reused == 3 and again.computed == 0
