@@ -250,8 +250,9 @@ def _augmented_lagrangian(net, Xt, Yt, include_bias, max_iter, tol, gtol, inner_
     under a weak penalty is a local minimum the search never leaves (dropping a small singular
     value ``s`` saves ``L s^{2/L}`` of norm and costs only ``mu s^2`` of penalty). Phase 2
     starts from least-squares multipliers (:func:`_multiplier_estimate`), nearly exact at a
-    warm start. Per outer step ``info['history']`` keeps [iterations, residual, norm].
+    warm start. Per outer step ``info['history']`` keeps [iterations, residual, norm, seconds].
     """
+    t_start = time.perf_counter()
     params = list(net.parameters())
     yscale = float(torch.sqrt(torch.mean(Yt * Yt))) or 1.0
     ymax = float(Yt.abs().max()) or 1.0
@@ -268,16 +269,25 @@ def _augmented_lagrangian(net, Xt, Yt, include_bias, max_iter, tol, gtol, inner_
             return obj
         return closure
 
-    total, _ = _lbfgs(params, feasibility, min(max_iter, 10 * inner_iter), 0.0, history_size)
+    total, res, slow = 0, math.inf, 0
+    while True:  # chunks of inner_iter until PHASE1_TOL, 3 chunks without a 10% gain, or half
+        prev = res  # the budget
+        iters, _ = _lbfgs(params, feasibility, min(inner_iter, max_iter // 2 - total),
+                          0.0, history_size)
+        total += iters
+        with torch.no_grad():
+            res = float(residual().abs().max()) * yscale / ymax
+        slow = slow + 1 if res > 0.9 * prev else 0
+        if res <= PHASE1_TOL or slow >= 3 or total >= max_iter // 2 or iters == 0:
+            break
     with torch.no_grad():
         norm = float(net.parameter_norm_sq(include_bias))
-        res = float(residual().abs().max()) * yscale / ymax
     info = {"phase1_iterations": total, "phase1_residual_max_rel": res,
-            "history": []}  # per outer step: [L-BFGS iterations, max|res|/max|Y|, norm]
+            "history": []}  # per outer step: [L-BFGS its, max|res|/max|Y|, norm, seconds]
     if not res <= PHASE1_TOL:
         return total, False, (f"infeasible start: phase 1 reached only max|residual|/max|Y| = "
-                              f"{res:.1e} > {PHASE1_TOL:.0e} (dead ReLU units or too narrow); "
-                              f"use another seed or more restarts"), info
+                              f"{res:.1e} > {PHASE1_TOL:.0e} (dead ReLU units, too narrow, or "
+                              f"a slow deep start); try another seed, restarts or max_iter"), info
     lam = _multiplier_estimate(net, Xt, yscale, include_bias, CG_ITERS)
     mu = float(mu0) * max(norm, 1e-12) / Yt.numel()
     mu_max = MU_GROWTH_CAP * mu
@@ -306,7 +316,7 @@ def _augmented_lagrangian(net, Xt, Yt, include_bias, max_iter, tol, gtol, inner_
             res = float(c.abs().max()) * yscale / ymax
             lam += mu * c
         info.update(outer=outer, mu=mu, residual_max_rel=res, inner_finished=finished)
-        info["history"].append([iters, res, norm])
+        info["history"].append([iters, res, norm, time.perf_counter() - t_start])
         if not (math.isfinite(res) and math.isfinite(norm)):
             return total, False, "diverged: non-finite value", info
         settled = abs(norm - prev_norm) <= NORM_SETTLED_RTOL * norm
@@ -362,8 +372,15 @@ def min_norm_fit(
         on its own (``max|grad| <= gtol``, or no descent direction left in float64), not at
         its iteration cap
     mu0 : initial penalty as a multiple of ``||theta||^2 / n_constraints`` after phase 1
-    inner_iter : L-BFGS iterations per augmented-Lagrangian step (phase 1: 10x that)
+    inner_iter : L-BFGS iterations per augmented-Lagrangian step and per phase-1 chunk
     include_bias : count biases in the minimised norm (THEORY.md default)
+
+    Notes
+    -----
+    Give hidden widths above the largest per-frequency rank when possible: at width = rank a
+    real (self-conjugate) frequency block whose determinant sign differs from the target's is
+    reachable only through a singular layer, and the search then stops with
+    ``infeasible start``.
 
     Returns
     -------

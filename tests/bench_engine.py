@@ -1,0 +1,190 @@
+"""Engine benchmarks (issue 3). Run: ``pytest -m bench tests/bench_engine.py -s``.
+
+1. Minimal-norm search against the naive protocol on a linear target (1-D, d = 16, 8 channels,
+   depth 6, 256 samples): the naive protocol is a spatial circular convolution (torch
+   ``conv1d`` after circular padding, full-size filters) trained with Adam and
+   ``weight_decay``; ours is :func:`numerics.minnorm.min_norm_fit`. Both report the gap
+   ``(||theta||^2 - R) / R`` to the exact closed form ``R`` and the residual
+   ``max|f(X) - Y| / max|Y|``; a protocol "reaches 1e-3" when both are ``<= 1e-3`` (ours is
+   checked after each augmented-Lagrangian step, the naive one every 0.5 s).
+2. Forward + backward throughput of :class:`numerics.network.CircularCNN` at MNIST size
+   (28 x 28, 32 channels, depth 8, ReLU, batch 1024) in float32 and float64 on this machine,
+   with a FLOP count, a byte count and the fraction of a nominal peak.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from numerics.fourier import circular_conv, multipliers_from_filters
+from numerics.linear import representation_cost
+from numerics.minnorm import min_norm_fit
+from numerics.network import CircularCNN
+
+pytestmark = pytest.mark.bench
+
+#: Wall-clock budget of the naive protocol (the issue asks for 60 s).
+NAIVE_BUDGET_S = 60.0
+
+#: (weight_decay, lr) of the naive Adam runs: a weight decay small enough that the penalised
+#: optimum interpolates to ~1e-3, and Adam's usual learning rate.
+NAIVE_SETTINGS = [(1e-5, 1e-3)]
+
+
+def linear_target(seed=0, d=16, channels=8, n=256):
+    rng = np.random.default_rng(seed)
+    W = rng.standard_normal((channels, channels, d)) / math.sqrt(channels)
+    X = rng.standard_normal((n, channels, d))
+    return W, X, circular_conv(W, X)
+
+
+def naive_conv(w: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """What users write: circular padding + conv1d with a flipped full-size kernel, scaled."""
+    d = x.shape[-1]
+    xp = F.pad(x, (d - 1, 0), mode="circular")
+    return F.conv1d(xp, torch.flip(w, dims=(-1,))) / math.sqrt(d)
+
+
+def run_naive(X, Y, depth, cost, lam, lr, budget_s, seed=0):
+    torch.manual_seed(seed)
+    c = X.shape[1]
+    d = X.shape[-1]
+    ws = [(torch.randn(c, c, d, dtype=torch.float64) / math.sqrt(c)).requires_grad_()
+          for _ in range(depth)]
+    Xt, Yt = torch.as_tensor(X), torch.as_tensor(Y)
+    opt = torch.optim.Adam(ws, lr=lr, weight_decay=lam)
+    ymax = float(Yt.abs().max())
+
+    def forward():
+        a = Xt
+        for w in ws:
+            a = naive_conv(w, a)
+        return a
+
+    start = time.perf_counter()
+    t_reach, best, steps, last_check = None, (math.inf, None, None), 0, -1.0
+    while True:
+        elapsed = time.perf_counter() - start
+        if elapsed > budget_s:
+            break
+        opt.zero_grad()
+        r = forward() - Yt
+        loss = torch.sum(r * r) / X.shape[0]
+        loss.backward()
+        opt.step()
+        steps += 1
+        if elapsed - last_check >= 0.5:
+            last_check = elapsed
+            with torch.no_grad():
+                res = float((forward() - Yt).abs().max()) / ymax
+                norm = float(sum(torch.sum(w * w) for w in ws))
+            gap = (norm - cost) / cost
+            if max(abs(gap), res) < best[0]:
+                best = (max(abs(gap), res), gap, res)
+            if t_reach is None and abs(gap) <= 1e-3 and res <= 1e-3:
+                t_reach = elapsed
+    return {"time_to_1e-3": t_reach, "best_max_gap_residual": best[0], "best_gap": best[1],
+            "best_residual": best[2], "steps": steps}
+
+
+def test_naive_conv_is_the_same_operator():
+    rng = np.random.default_rng(0)
+    W, X = rng.standard_normal((3, 2, 16)), rng.standard_normal((4, 2, 16))
+    got = naive_conv(torch.as_tensor(W), torch.as_tensor(X)).numpy()
+    # same float64 operator by two routes; O(1) values, round-off ~1e-15
+    np.testing.assert_allclose(got, circular_conv(W, X), rtol=0, atol=1e-12)
+
+
+def test_minnorm_against_naive_protocol():
+    depth = 6
+    W, X, Y = linear_target()
+    cost = representation_cost(multipliers_from_filters(W), depth)
+    t0 = time.perf_counter()
+    ours = min_norm_fit(X, Y, depth, [8] * (depth - 1), activation="identity", bias=False,
+                        seed=0)
+    t_ours = time.perf_counter() - t0
+    gap_ours = (ours.norm_sq - cost) / cost
+    t_reach_ours = next((h[3] for h in ours.settings["history"]
+                         if abs(h[2] - cost) <= 1e-3 * cost and h[1] <= 1e-3), None)
+    print(f"\n[minnorm] ours reached 1e-3 after {t_reach_ours:.1f} s (within the AL phase)")
+    print(f"[minnorm] closed form R = {cost:.6f} (exact); ours: norm {ours.norm_sq:.9f} "
+          f"(upper bound), gap {gap_ours:.2e}, max residual/max|Y| "
+          f"{ours.residual_max_abs / np.abs(Y).max():.1e}, "
+          f"{ours.iterations} L-BFGS its, {t_ours:.1f} s, converged={ours.converged}")
+    for lam, lr in NAIVE_SETTINGS:
+        naive = run_naive(X, Y, depth, cost, lam=lam, lr=lr, budget_s=NAIVE_BUDGET_S)
+        reach = naive["time_to_1e-3"]
+        print(f"[minnorm] naive Adam(lr={lr:g}, weight_decay={lam:g}), {NAIVE_BUDGET_S:.0f} s, "
+              f"{naive['steps']} steps: best max(|gap|, residual) "
+              f"{naive['best_max_gap_residual']:.2e} (gap {naive['best_gap']:.2e}, "
+              f"residual {naive['best_residual']:.1e}); "
+              f"time to 1e-3: {'not reached' if reach is None else f'{reach:.1f} s'}")
+        ratio = (reach if reach is not None else NAIVE_BUDGET_S) / t_reach_ours
+        print(f"[minnorm] speed-up to 1e-3: {'>=' if reach is None else ''}{ratio:.1f}x")
+    assert ours.converged and abs(gap_ours) <= 1e-5
+
+
+def mnist_flops(n, channels, spatial):
+    """FLOPs of one forward + backward: FFTs (2.5 n log2 n per real transform of length n)
+    and complex matmuls (8 real FLOPs per complex multiply-add).
+
+    Forward per layer: rfft of the input, one complex matmul, one irfft. Backward: the same
+    three for the input gradient (except layer 1) plus one matmul for the weight gradient.
+    """
+    d = math.prod(spatial)
+    nfreq = spatial[0] * (spatial[1] // 2 + 1)
+    fft = 2.5 * d * math.log2(d)
+    total = 0.0
+    for layer, (ci, co) in enumerate(zip(channels[:-1], channels[1:])):
+        mm = 8.0 * n * nfreq * ci * co
+        fwd = n * ci * fft + mm + n * co * fft
+        bwd = n * co * fft + mm + (n * ci * fft + mm if layer > 0 else 0.0)
+        total += fwd + bwd
+    return total
+
+
+def mnist_bytes(n, channels, spatial, itemsize):
+    """Bytes moved, counting one read and one write of every activation-sized tensor per op:
+    forward rfft, matmul, irfft, bias+ReLU; backward twice that (a lower bound: no caches)."""
+    d = math.prod(spatial)
+    nfreq = spatial[0] * (spatial[1] // 2 + 1)
+    total = 0.0
+    for ci, co in zip(channels[:-1], channels[1:]):
+        real_in, real_out = n * ci * d * itemsize, n * co * d * itemsize
+        cplx_in, cplx_out = 2 * n * ci * nfreq * itemsize, 2 * n * co * nfreq * itemsize
+        fwd = (real_in + cplx_in) + (cplx_in + cplx_out) + (cplx_out + real_out) + 2 * real_out
+        total += 3 * fwd
+    return total
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_throughput_mnist_size(dtype):
+    n, spatial, channels = 1024, (28, 28), [1] + [32] * 8
+    net = CircularCNN(channels, spatial, dtype=dtype, seed=0)
+    x = torch.randn((n, 1, *spatial), dtype=dtype)
+    net(x).sum().backward()  # warm-up
+    times = []
+    for _ in range(3):
+        net.zero_grad()
+        t0 = time.perf_counter()
+        net(x).square().mean().backward()
+        times.append(time.perf_counter() - t0)
+    t = min(times)
+    flops = mnist_flops(n, channels, spatial)
+    nbytes = mnist_bytes(n, channels, spatial, torch.finfo(dtype).bits // 8)
+    cores = torch.get_num_threads()
+    ghz = 2.6  # /proc/cpuinfo of the benchmark machine (AMD EPYC, AVX-512)
+    per_cycle = 16 if dtype == torch.float64 else 32  # nominal FMA FLOPs per core and cycle
+    peak = cores * ghz * 1e9 * per_cycle
+    print(f"\n[throughput] CPU ({cores} threads, {os.cpu_count()} cores), {dtype}, batch {n}: "
+          f"{t * 1e3:.0f} ms per forward+backward (best of 3), {flops / 1e9:.1f} GFLOP -> "
+          f"{flops / t / 1e9:.1f} GFLOP/s = {flops / t / peak:.1%} of nominal peak "
+          f"{peak / 1e9:.0f} GFLOP/s; {nbytes / 1e9:.2f} GB moved -> {nbytes / t / 1e9:.1f} GB/s")
+    assert math.isfinite(t)
