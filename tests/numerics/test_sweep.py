@@ -140,10 +140,16 @@ BOTTLENECK = dict(target={"spec": "bottleneck", "params": {"spatial": [8], "K": 
 
 
 @pytest.mark.full
-@pytest.mark.parametrize("init", [None, "construction"])
+@pytest.mark.parametrize("init", [None, "construction", "ladder"])
 def test_relu_bottleneck_sweep_between_bounds_with_cbn_counts(tmp_path, init):
+    from numerics.sweep import execute_ladder
+
     spec = SweepSpec(**BOTTLENECK, init=init)
-    report = execute(spec.run_configs(), ResultStore(tmp_path), LocalExecutor(2), progress=False)
+    with LocalExecutor(2) as ex:
+        if init == "ladder":
+            report = execute_ladder(spec, ResultStore(tmp_path), ex, progress=False)
+        else:
+            report = execute(spec.run_configs(), ResultStore(tmp_path), ex, progress=False)
     s = summarize(spec, report.records)
     counts = [c["counts"] for c in s["deepest"]["layer_counts"]]
     print(f"\ninit={init} norms={s['norm']} residuals={s['residual']} R0_fit={s['R0_fit']} "
