@@ -141,6 +141,7 @@ def test_depth2_gradient_descent_approaches_the_max_margin_solution():
     assert ratios[-1] - 1 < 0.1
 
 
+@pytest.mark.full  # 9000 GD steps: minutes on 2 cores
 def test_depth2_gradient_descent_plateaus_at_a_restricted_max_margin():
     """Finding: from a small initialisation GD first converges in direction to the max-margin
     classifier restricted to the frequencies it has switched on (here the self-conjugate

@@ -196,7 +196,9 @@ def _train_circular(X, y, beta, width, seed, convention="scaled"):
     return _train(objective, [u, a, alpha])
 
 
-@pytest.mark.parametrize("bias", ["none", "penalized"])
+@pytest.mark.parametrize(
+    "bias", ["none", pytest.param("penalized", marks=pytest.mark.full)]  # ~1 min each
+)
 def test_fc_non_convex_training_never_beats_and_reaches_the_convex_optimum(rng, bias):
     X = rng.standard_normal((8, 2))
     y = rng.standard_normal(8)
