@@ -24,7 +24,7 @@ KINDS: tuple[str, ...] = ("exact identity", "inequality", "asymptotic scaling",
 MODES: tuple[str, ...] = ("quick", "full")
 
 #: Modules under ``theory.claims`` that define claims, one per area.
-AREAS: tuple[str, ...] = ("fourier", "linear", "relu", "dynamics", "convex")
+AREAS: tuple[str, ...] = ("fourier", "linear", "relu", "dynamics", "convex", "structure")
 
 
 @dataclass(frozen=True)
