@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import cvxpy as cp
 import numpy as np
 import torch
 
@@ -112,17 +111,3 @@ def train_logistic_gd(
     return ImplicitBiasRun(depth=depth, steps=steps, lr=lr, final_loss=final,
                            min_margin=float(margins.min()) / norm, effective_support=eff,
                            top2_energy=top2, beta=beta)
-
-
-def fourier_l1_max_margin(X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Solution of the convex ``L = 2`` problem ``min ||DFT(beta)||_1 s.t. y_n <x_n, beta> >= 1``
-    (Clarabel; any status other than optimal raises)."""
-    n, d = X.shape
-    F = np.fft.fft(np.eye(d))
-    beta = cp.Variable(d)
-    prob = cp.Problem(cp.Minimize(cp.sum(cp.abs(F @ beta))), [cp.multiply(y, X @ beta) >= 1])
-    prob.solve(solver=cp.CLARABEL)
-    if prob.status != cp.OPTIMAL:
-        raise RuntimeError(f"Fourier-l1 max-margin problem: solver Clarabel returned "
-                           f"{prob.status!r}, not optimal")
-    return np.asarray(beta.value)

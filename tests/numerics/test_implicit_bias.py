@@ -6,8 +6,8 @@ import cvxpy as cp
 import numpy as np
 import pytest
 
+from numerics.convex.margin import max_margin
 from numerics.implicit_bias import (
-    fourier_l1_max_margin,
     fourier_sparsity,
     separable_fourier_data,
     train_logistic_gd,
@@ -48,7 +48,7 @@ def test_fourier_sparsity_grows_with_depth(runs):
 
 def test_directions_match_the_predicted_problems(runs):
     X, y, by_depth = runs
-    b1, b2 = l2_max_margin(X, y), fourier_l1_max_margin(X, y)
+    b1, b2 = l2_max_margin(X, y), max_margin(X[:, None, :], y, "CLARABEL").beta
     c11 = cosine(by_depth[1].beta, b1)
     c21, c22 = cosine(by_depth[2].beta, b1), cosine(by_depth[2].beta, b2)
     print(f"cos(L=1 GD, l2 max margin) = {c11:.4f}; cos(L=2 GD, Fourier-l1 max margin) = "
