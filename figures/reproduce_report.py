@@ -16,7 +16,7 @@ def figures_markdown(results: list[FigureResult], out_dir: Path) -> str:
     lines = ["## Figures", ""]
     for r in results:
         mark = {True: "agrees with the theory", False: "**DISAGREES with the theory**",
-                None: "no checkable prediction"}[r.agrees]
+                None: "not tested here: see the numbers"}[r.agrees]
         lines += [f"### {r.title} (`{r.name}`)", ""]
         for image in r.images:
             lines.append(f"![{r.name}]({os.path.relpath(image, out_dir)})")
@@ -34,7 +34,8 @@ def write_reproduction_report(claims: list[dict], figures: list[FigureResult], e
     n_fig = sum(f.agrees is not False for f in figures)
     head = [f"# cbn-toolkit reproduction ({mode} mode)", "",
             f"Claims: **{summary_line(claims)}**. Figures: **{n_fig}/{len(figures)}** agree "
-            "with the theory or make no checkable prediction.", "",
+            "with the theory or do not test it (an optimisation failure is not counted against "
+            "the theory; the numbers say which).", "",
             "Timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()), ""]
     text = "\n".join(head) + "\n" + figures_markdown(figures, out_dir) + "\n" + \
         claims_markdown(claims, env, mode).replace("# cbn-toolkit verification report", "# Claims")

@@ -150,24 +150,37 @@ def plot(record: dict, arrays: dict, out_dir: Path) -> list[Path]:
 FEW_LAYERS = 2
 
 
-def verdict(record: dict) -> tuple[bool, str]:
-    parts, ok = [], True
+def verdict(record: dict) -> tuple[bool | None, str]:
+    """Per panel: the CBN prediction is tested only on a near-minimal network. A trained norm
+    above the explicit factorisation network's is an optimisation failure (the net is not
+    near-minimal), reported as such and not counted against the theory."""
+    parts, tested = [], []
     for p in PANELS:
         rec = record[p]
         mids = rec["middle_layers"]
         n_match = sum(m["kept_mask_matches"] for m in mids)
         match = bool(mids) and n_match >= len(mids) - FEW_LAYERS
-        ok &= match
         good = [m for m in mids if m["kept_mask_matches"]]
         dev = max((m["max_dev_kept"] for m in good), default=float("nan"))
         drop = max((m["max_dropped"] for m in good), default=float("nan"))
         res = rec["ladder"][-1]["residual_rel"]
         stop = rec["ladder"][-1]["stop_reason"].split(":")[0]
         con = rec["construction"][-1]["norm_sq"]
+        norm = rec["ladder"][-1]["norm_sq"]
+        near_minimal = norm <= con
+        if near_minimal:
+            tested.append(match)
         parts.append(f"{p} (L={rec['depth']}): {n_match} of {len(mids)} layers 2..L-1 keep "
                      f"exactly the predicted {rec['predicted_kept']} frequencies (in those: "
                      f"max|s-1| {dev:.2f}, max dropped {drop:.2f}); fit residual {res:.1e}, "
-                     f"stopped by {stop}; norm {rec['ladder'][-1]['norm_sq']:.1f} vs "
-                     f"factorisation network {con:.1f}")
-    return ok, ("; ".join(parts) + f" (kept = s > {record['split']}; criterion: all but "
-                f"{FEW_LAYERS} of layers 2..L-1).")
+                     f"stopped by {stop}; norm {norm:.1f} vs factorisation network {con:.1f}"
+                     + ("" if near_minimal else " -> OPTIMISATION FAILURE: the trained net is "
+                        "not near-minimal, so this panel does not test the theory"))
+    if not all(tested):
+        agrees = False
+    elif len(tested) == len(PANELS):
+        agrees = True
+    else:
+        agrees = None  # the tested panels agree; the others were optimisation failures
+    return agrees, ("; ".join(parts) + f" (kept = s > {record['split']}; criterion, on "
+                    f"near-minimal nets only: all but {FEW_LAYERS} of layers 2..L-1).")
