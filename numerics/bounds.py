@@ -90,6 +90,45 @@ def constant_input_jacobian(
     return out
 
 
+def fourier_jacobian_fd(
+    fn: Callable[[np.ndarray], np.ndarray],
+    x: np.ndarray,
+    step: float = 1e-6,
+) -> tuple[np.ndarray, float]:
+    """Jacobian of a black-box map at any input, in the Fourier basis (central differences).
+
+    Parameters
+    ----------
+    fn : maps a batch ``(N, c_in, *spatial)`` to ``(N, c_out, *spatial)``
+    x : array (c_in, *spatial), the input
+    step : finite-difference step
+
+    Returns
+    -------
+    jf : complex array, shape (c_out, d, c_in, d): ``F J F^{-1}`` per channel pair (F the
+        unnormalised DFT on the grid, frequencies flattened in C order)
+    off_diagonal : ``max |off-frequency-diagonal part of jf| / max |jf|``; ~0 for a
+        translation-equivariant map at a constant input
+    """
+    x = np.asarray(x, dtype=float)
+    c_in, spatial = x.shape[0], x.shape[1:]
+    d = int(np.prod(spatial))
+    eye = np.eye(c_in * d).reshape(c_in * d, c_in, *spatial)
+    plus = fn(x[None] + step * eye)
+    minus = fn(x[None] - step * eye)
+    jac = ((plus - minus) / (2 * step)).reshape(c_in * d, -1).T  # (c_out*d, c_in*d)
+    c_out = jac.shape[0] // d
+    j4 = jac.reshape(c_out, *spatial, c_in, *spatial)
+    nsp = len(spatial)
+    out_axes = tuple(range(1, 1 + nsp))
+    in_axes = tuple(range(2 + nsp, 2 + 2 * nsp))
+    jf = np.fft.ifftn(np.fft.fftn(j4, axes=out_axes), axes=in_axes).reshape(c_out, d, c_in, d)
+    off = jf.copy()
+    off[:, np.arange(d), :, np.arange(d)] = 0.0
+    scale = float(np.abs(jf).max()) or 1.0
+    return jf, float(np.abs(off).max()) / scale
+
+
 def jacobian_blocks_fd(
     fn: Callable[[np.ndarray], np.ndarray],
     value: np.ndarray,
@@ -107,31 +146,15 @@ def jacobian_blocks_fd(
     Returns
     -------
     blocks : complex array, shape (*spatial, c_out, c_in)
-    off_diagonal : ``max |off-frequency-diagonal part| / max |J|`` of the full Jacobian in the
-        Fourier basis; ~0 for a translation-equivariant map at a constant input
+    off_diagonal : as in :func:`fourier_jacobian_fd`
     """
     spatial = tuple(int(n) for n in spatial)
     c_in = len(value)
-    d = int(np.prod(spatial))
     base = np.broadcast_to(np.asarray(value, float).reshape((c_in,) + (1,) * len(spatial)),
                            (c_in, *spatial))
-    eye = np.eye(c_in * d).reshape(c_in * d, c_in, *spatial)
-    plus = fn(base[None] + step * eye)
-    minus = fn(base[None] - step * eye)
-    jac = ((plus - minus) / (2 * step)).reshape(c_in * d, -1).T  # (c_out*d, c_in*d)
-    c_out = jac.shape[0] // d
-    # Fourier basis: F J F^{-1} per channel pair, F the unnormalised DFT on the grid.
-    j4 = jac.reshape(c_out, *spatial, c_in, *spatial)
-    nsp = len(spatial)
-    out_axes = tuple(range(1, 1 + nsp))
-    in_axes = tuple(range(2 + nsp, 2 + 2 * nsp))
-    jf = np.fft.ifftn(np.fft.fftn(j4, axes=out_axes), axes=in_axes)
-    jf = jf.reshape(c_out, d, c_in, d)
+    jf, off = fourier_jacobian_fd(fn, base, step)
     diag = np.einsum("imjm->mij", jf)
-    off = jf.copy()
-    off[:, np.arange(d), :, np.arange(d)] = 0.0
-    scale = float(np.abs(jf).max()) or 1.0
-    return diag.reshape(*spatial, c_out, c_in), float(np.abs(off).max()) / scale
+    return diag.reshape(*spatial, jf.shape[0], c_in), off
 
 
 def schatten_lower_bound(
