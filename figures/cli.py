@@ -10,6 +10,7 @@ import importlib
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from numerics.inputs import InputError
 
@@ -38,6 +39,16 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
 def print_json(obj: dict) -> None:
     """Print ``obj`` as JSON (NaN/inf are not valid JSON and are written as null)."""
     print(json.dumps(obj, indent=2, default=_jsonable, allow_nan=False))
+
+
+def write_json_file(out_dir: str, name: str, obj: dict) -> Path:
+    """Write ``obj`` as ``out_dir/name`` atomically (temporary file, then rename)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f"{name}.tmp"
+    tmp.write_text(json.dumps(obj, indent=2, default=_jsonable))
+    tmp.replace(out / name)
+    return out / name
 
 
 def _jsonable(value):

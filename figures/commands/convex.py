@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 import numpy as np
 
-from figures.cli import add_common_options, print_json
+from figures.cli import add_common_options, print_json, write_json_file
 from numerics.convex.interpolation import METHODS, interpolate
 from numerics.convex.margin import max_margin
 from numerics.convex.relu2 import BIAS_MODES, relu2_circular, relu2_fc
@@ -119,11 +117,7 @@ def run(args: argparse.Namespace) -> int:
     record = report["record"]
     report.update(status=record["status"], solver=record["solver"])
     if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        tmp = out / "convex.json.tmp"
-        tmp.write_text(json.dumps(report, indent=2, default=float))
-        tmp.replace(out / "convex.json")
+        write_json_file(args.out, "convex.json", report)
     if args.json:
         print_json(report)
     else:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 import numpy as np
 
-from figures.cli import add_common_options, print_json
+from figures.cli import add_common_options, print_json, write_json_file
 from numerics.inputs import InputError, check_depths, load_filter
 from numerics.linear import RANK_RTOL, analyze_linear_filter
 
@@ -37,11 +35,7 @@ def run(args: argparse.Namespace) -> int:
     report = analyze_linear_filter(filters, depths, args.convention, args.rtol).to_dict()
     report["filter"] = str(args.filter)
     if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        tmp = out / "linear.json.tmp"
-        tmp.write_text(json.dumps(report, indent=2))
-        tmp.replace(out / "linear.json")
+        write_json_file(args.out, "linear.json", report)
     if args.json:
         print_json(report)
         return 0

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
-from figures.cli import add_common_options, print_json
+from figures.cli import add_common_options, print_json, write_json_file
 from numerics.inputs import InputError
 from numerics.targets import get_target, list_targets, validate_target
 from numerics.targets.loading import target_source
@@ -59,11 +57,7 @@ def run(args: argparse.Namespace) -> int:
         },
     }
     if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        tmp = out / "targets.json.tmp"
-        tmp.write_text(json.dumps(report, indent=2))
-        tmp.replace(out / "targets.json")
+        write_json_file(args.out, "targets.json", report)
     if args.json:
         print_json(report)
         return 0

@@ -70,3 +70,9 @@ def test_console_script_exits_nonzero_without_traceback(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("cbn linear: error: file not found")
     assert "Traceback" not in proc.stderr
+
+
+def test_out_writes_the_report(filter_file, tmp_path, capsys):
+    assert main(["linear", str(filter_file), "--depth", "3", "--out", str(tmp_path / "o")]) == 0
+    stored = json.loads((tmp_path / "o" / "linear.json").read_text())
+    assert stored["depths"] == [3] and not list((tmp_path / "o").glob("*.tmp"))
