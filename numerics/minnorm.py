@@ -269,9 +269,11 @@ def _augmented_lagrangian(net, Xt, Yt, include_bias, max_iter, tol, gtol, inner_
             return obj
         return closure
 
-    total, res, slow = 0, math.inf, 0
-    while True:  # chunks of inner_iter until PHASE1_TOL, 3 chunks without a 10% gain, or half
-        prev = res  # the budget
+    total, slow = 0, 0
+    with torch.no_grad():
+        res = float(residual().abs().max()) * yscale / ymax
+    while res > PHASE1_TOL:  # chunks of inner_iter until PHASE1_TOL (a warm start may already
+        prev = res  # be there), 3 chunks without a 10% gain, or half the budget
         iters, _ = _lbfgs(params, feasibility, min(inner_iter, max_iter // 2 - total),
                           0.0, history_size)
         total += iters
