@@ -14,6 +14,7 @@ known factorisation gives an UPPER bound on ``R0``.
 from __future__ import annotations
 
 import hashlib
+import math
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -38,6 +39,9 @@ LOWER_R0 = ("lower bound on R0: sum of ranks of the target's constant-input Jaco
             "(valid for the target prescribed on an open set around those inputs)")
 UPPER_R0 = "upper bound on R0: dimension of a known factorisation (THEORY.md 4)"
 FIT = "least-squares estimate from the best norm per depth (themselves upper bounds)"
+
+#: Starts of a sweep's runs (:class:`SweepSpec`); the first is the default.
+INITS = ("ladder", "random", "construction")
 
 
 def target_from_config(target: dict) -> Target:
@@ -98,10 +102,16 @@ class SweepSpec:
     """Everything that defines a sweep (all of it enters every run's store key).
 
     ``solver`` holds extra keyword arguments of ``numerics.minnorm.min_norm_fit``.
-    ``init``: None (random, seeded), ``"construction"`` (start from
-    :func:`construction_network`; the seed then only matters through the engine) or
-    ``"ladder"`` (depth ``L`` starts from the same seed's depth-``L_prev`` network padded by
-    ``numerics.minnorm.pad_to_depth`` with the data projector; see :func:`execute_ladder`).
+    ``init`` (see :data:`INITS`): ``"ladder"`` (default: the depths run in increasing order and
+    depth ``L`` starts from the same seed's depth-``L_prev`` network padded by
+    ``numerics.minnorm.pad_to_depth`` with the data projector, exact on the samples; see
+    :func:`execute_ladder`), ``"random"`` (every run from a seeded random network; ``None``
+    means the same) or ``"construction"`` (start from :func:`construction_network`; the seed
+    then only matters through the engine).
+    ``ladder_restarts``: random starts a ladder run that starts at random (the smallest depth,
+    or a depth with no shallower run of the same seed that fits) tries in turn until one fits
+    the data (a start that does not fit would spoil every deeper rung); the first that fits is
+    kept, else the one of least residual.
     ``residual_rtol``: a run counts as fitting the data when
     ``||f_theta(X) - Y|| / ||Y|| <= residual_rtol`` (the engine's own ``converged`` also asks
     for a tiny KKT gradient, which runs at the minimum to 1e-12 often miss).
@@ -117,13 +127,29 @@ class SweepSpec:
     convention: str = "scaled"
     bias: bool = True
     solver: dict = field(default_factory=dict)
-    init: str | None = None
+    init: str | None = "ladder"
     residual_rtol: float = 1e-6
+    ladder_restarts: int = 3
+
+    def __post_init__(self) -> None:
+        if self.init is None:  # the historical spelling of a random start
+            object.__setattr__(self, "init", "random")
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
+        if self.ladder_restarts < 1:
+            raise ValueError(f"ladder_restarts must be >= 1, got {self.ladder_restarts}")
 
     def run_configs(self) -> list[dict]:
-        """One configuration per (depth, seed), depth-major."""
+        """One configuration per (depth, seed), depth-major.
+
+        For ``init="ladder"`` these are the configurations of runs that start at random (what
+        :func:`execute_ladder` submits at the smallest depth); the deeper rungs add their start
+        (``ladder_from``) and their solver settings in :func:`execute_ladder`.
+        """
         base = asdict(self)
-        del base["depths"], base["seeds"], base["residual_rtol"]
+        del base["depths"], base["seeds"], base["residual_rtol"], base["ladder_restarts"]
+        if self.init == "ladder":
+            base.update(start_attempts=self.ladder_restarts, residual_rtol=self.residual_rtol)
         return [
             {"kind": "min_norm_fit", **base, "depth": int(L), "seed": int(s)}
             for L in self.depths
@@ -134,16 +160,47 @@ class SweepSpec:
 def run_min_norm(config: dict) -> tuple[dict, dict[str, np.ndarray]]:
     """Run one minimal-norm fit described by a configuration from :meth:`SweepSpec.run_configs`.
 
-    Module-level and deterministic in ``config``: torch runs single-threaded during the fit, so
-    the result is bitwise the same on any executor (thread count changes float reductions).
+    ``start_attempts`` (default 1) random starts are tried in turn until one reaches
+    ``residual_rel <= config["residual_rtol"]``; a warm start (``ladder_from``) or the
+    construction is tried once. Module-level and deterministic in ``config``: torch and the
+    BLAS/OpenMP pools of numpy run single-threaded for the whole run (the padding's SVD, the
+    fit), so the result is bitwise the same on any executor (thread count and thread scheduling
+    change float reductions).
 
     Returns
     -------
-    record : ``MinNormResult.to_dict()`` without the weights, plus ``bound``
+    record : ``MinNormResult.to_dict()`` without the weights, plus ``bound`` (and, for a random
+        start with ``start_attempts > 1``, a summary of every attempt in ``start_attempts``)
     arrays : ``filter_<l>`` and ``bias_<l>`` for every layer
     """
     import torch
+    from threadpoolctl import threadpool_limits
 
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            result, tried = _run_min_norm(config)
+    finally:
+        torch.set_num_threads(threads)
+    record = {k: v for k, v in result.to_dict().items() if k not in ("filters", "biases")}
+    record["bound"] = UPPER
+    if len(tried) > 1 or config.get("start_attempts", 1) > 1:
+        record["start_attempts"] = [
+            {"seed": r.seed, "norm_sq": r.norm_sq, "residual_rel": r.residual_rel,
+             "converged": r.converged, "iterations": r.iterations, "wall_time": r.wall_time}
+            for r in tried]
+    arrays: dict[str, np.ndarray] = {}
+    for i, w in enumerate(result.filters):
+        arrays[f"filter_{i}"] = np.asarray(w)
+    for i, b in enumerate(result.biases or []):
+        if b is not None:
+            arrays[f"bias_{i}"] = np.asarray(b)
+    return record, arrays
+
+
+def _run_min_norm(config: dict) -> tuple:
+    """The fit(s) of :func:`run_min_norm`: ``(kept result, every attempt)``."""
     from numerics.minnorm import min_norm_fit
 
     target = target_from_config(config["target"])
@@ -162,30 +219,29 @@ def run_min_norm(config: dict) -> tuple[dict, dict[str, np.ndarray]]:
         from numerics.network import CircularCNN
 
         prev = config["ladder_from"]
+        # a bias-free run stores zero biases; rebuilding them would give the start biases
+        # that the fit (bias=False) does not expect
+        biases = prev["biases"] if config["bias"] else None
         net = CircularCNN.from_numpy(
             [np.asarray(f) for f in prev["filters"]],
-            None if prev["biases"] is None else [np.asarray(b) for b in prev["biases"]],
+            None if biases is None else [np.asarray(b) for b in biases],
             activation=config["activation"], convention=config["convention"])
         init = pad_to_depth(net, depth, X)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        result = min_norm_fit(
+    attempts = int(config.get("start_attempts", 1)) if init is None else 1
+    rtol = config.get("residual_rtol", math.inf)
+    tried = []
+    for a in range(attempts):
+        # attempt a of seed s starts from the engine seed s * attempts + a: seeds never share
+        # a start (attempts = 1: the seed itself)
+        res = min_norm_fit(
             X, Y, depth, [config["width"]] * (depth - 1), activation=config["activation"],
-            convention=config["convention"], bias=config["bias"], seed=config["seed"],
-            init=init, **config["solver"],
+            convention=config["convention"], bias=config["bias"],
+            seed=config["seed"] * attempts + a, init=init, **config["solver"],
         )
-    finally:
-        torch.set_num_threads(threads)
-    record = {k: v for k, v in result.to_dict().items() if k not in ("filters", "biases")}
-    record["bound"] = UPPER
-    arrays: dict[str, np.ndarray] = {}
-    for i, w in enumerate(result.filters):
-        arrays[f"filter_{i}"] = np.asarray(w)
-    for i, b in enumerate(result.biases or []):
-        if b is not None:
-            arrays[f"bias_{i}"] = np.asarray(b)
-    return record, arrays
+        tried.append(res)
+        if res.residual_rel <= rtol:
+            break
+    return min(tried, key=lambda r: (r.residual_rel > rtol, r.residual_rel)), tried
 
 
 def network_from_arrays(arrays: dict[str, np.ndarray]) -> tuple[list, list | None]:
@@ -243,22 +299,33 @@ def execute(
 def execute_ladder(
     spec: SweepSpec, store: ResultStore, executor=None, progress: bool = True
 ) -> ExecutionReport:
-    """Depth by depth: every seed's run at depth ``L`` starts from its run at the previous depth.
+    """Depth by depth: every seed's run at depth ``L`` starts from its last run that fits.
 
-    The previous network's weights are part of the run configuration (hence of its store key), so
-    a ladder resumes and reuses records like any sweep. The smallest depth starts at random.
+    Rungs (the requested depths, in increasing order): seed ``s`` at depth ``L`` starts from its
+    most recent shallower run whose ``residual_rel <= spec.residual_rtol``, padded to ``L`` by
+    ``numerics.minnorm.pad_to_depth`` with the data projector (exact on the samples), with one
+    start (``restarts = 1``). Without such a run (the smallest depth, or every earlier rung of
+    that seed missed the data) the run starts at random with ``spec.ladder_restarts`` starts.
+    The start's weights and the solver settings are part of the run configuration (hence of
+    its store key), so a ladder resumes and reuses records like any sweep.
     """
+    if spec.init != "ladder":
+        raise ValueError(f"execute_ladder needs init='ladder', got {spec.init!r}")
     start = time.perf_counter()
     records: list[StoredRecord] = []
     reused = computed = corrupt = 0
-    previous: dict[int, StoredRecord] = {}
+    fitting: dict[int, StoredRecord] = {}  # seed -> its deepest run so far that fits
+    base = {(c["depth"], c["seed"]): c for c in spec.run_configs()}
     for L in sorted(spec.depths):
         configs = []
         for seed in range(spec.seeds):
-            config = next(c for c in spec.run_configs() if c["depth"] == L and c["seed"] == seed)
-            before = previous.get(seed)
+            config = dict(base[(L, seed)])
+            before = fitting.get(seed)
             if before is not None:
                 filters, biases = network_from_arrays(before.arrays)
+                if not spec.bias:  # a bias-free run stores zero biases: do not pass them on
+                    biases = None
+                config["start_attempts"] = 1
                 config["ladder_from"] = {
                     "depth": before.config["depth"],
                     "filters": [f.tolist() for f in filters],
@@ -269,8 +336,20 @@ def execute_ladder(
         records += rep.records
         reused, computed = reused + rep.reused, computed + rep.computed
         corrupt += rep.recomputed_corrupt
-        previous = {r.config["seed"]: r for r in rep.records}
+        for r in rep.records:
+            if r.record["residual_rel"] <= spec.residual_rtol:
+                fitting[r.config["seed"]] = r
     return ExecutionReport(records, reused, computed, corrupt, time.perf_counter() - start)
+
+
+def execute_sweep(
+    spec: SweepSpec, store: ResultStore, executor=None, progress: bool = True
+) -> ExecutionReport:
+    """Run (or reuse) every run of ``spec``: :func:`execute_ladder` for ``init="ladder"``,
+    else :func:`execute` on :meth:`SweepSpec.run_configs`."""
+    if spec.init == "ladder":
+        return execute_ladder(spec, store, executor, progress)
+    return execute(spec.run_configs(), store, executor, progress=progress)
 
 
 def constant_inputs(X: np.ndarray, count: int = 3, seed: int = 0) -> list[np.ndarray]:
@@ -333,7 +412,6 @@ def summarize(spec: SweepSpec, records: Sequence[StoredRecord]) -> dict:
             flags.append(f"depth {L}: no seed fits the data to residual_rel <= "
                          f"{spec.residual_rtol:g}; using the smallest residual")
             ok = [min(runs, key=lambda r: r.record["residual_rel"])]
-            ok = runs
         best.append(min(ok, key=lambda r: r.record["norm_sq"]))
     norms = [r.record["norm_sq"] for r in best]
     residuals = [r.record["residual_max_abs"] for r in best]

@@ -20,10 +20,10 @@ from numerics.executor import make_executor
 from numerics.inputs import InputError, check_depths, load_filter
 from numerics.store import DEFAULT_STORE, ResultStore
 from numerics.sweep import (
+    INITS,
     SweepSpec,
     construction_network,
-    execute,
-    execute_ladder,
+    execute_sweep,
     summarize,
     target_from_config,
 )
@@ -79,11 +79,15 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Dask scheduler address (default: local processes)")
     parser.add_argument("--workers", type=int, default=None,
                         help="local processes (default: all available cores)")
-    parser.add_argument("--init", choices=["random", "construction", "ladder"],
-                        default="random",
-                        help="start from a seeded random network (default), from the target's "
-                             "explicit construction (bottleneck targets), or from the previous "
-                             "depth's network padded with a data projector (ladder)")
+    parser.add_argument("--init", choices=list(INITS), default=INITS[0],
+                        help="ladder (default): run the depths in increasing order, each "
+                             "seed's run starting from its previous depth's network padded "
+                             "with a data projector (exact on the samples); random: every run "
+                             "from a seeded random network; construction: from the target's "
+                             "explicit construction (bottleneck targets, depths >= 4)")
+    parser.add_argument("--ladder-restarts", type=int, default=3,
+                        help="ladder: random starts tried in turn until one fits the data, "
+                             "where a ladder starts (smallest depth) (default 3)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_common_options(parser)
 
@@ -97,7 +101,7 @@ def spec_from_args(args: argparse.Namespace) -> SweepSpec:
     if (args.target is None) == (args.filter is None):
         raise InputError("give exactly one of TARGET or --filter FILTER.npy")
     depths = check_depths(args.depths)
-    for name in ("seeds", "width", "samples", "max_iter"):
+    for name in ("seeds", "width", "samples", "max_iter", "ladder_restarts"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be >= 1")
     if args.workers is not None and args.workers < 1:
@@ -134,7 +138,7 @@ def spec_from_args(args: argparse.Namespace) -> SweepSpec:
         sample_seed=args.seed, width=args.width, activation=activation,
         convention=args.convention, bias=activation == "relu" and not args.no_bias,
         solver={"max_iter": args.max_iter}, residual_rtol=args.residual_rtol,
-        init=None if args.init == "random" else args.init,
+        init=args.init, ladder_restarts=args.ladder_restarts,
     )
 
 
@@ -143,10 +147,7 @@ def run_sweep(args: argparse.Namespace) -> dict:
     spec = spec_from_args(args)
     store = ResultStore(args.store)
     with make_executor(args.scheduler, args.workers) as executor:
-        if spec.init == "ladder":
-            report = execute_ladder(spec, store, executor, progress=not args.quiet)
-        else:
-            report = execute(spec.run_configs(), store, executor, progress=not args.quiet)
+        report = execute_sweep(spec, store, executor, progress=not args.quiet)
     summary = summarize(spec, report.records)
     summary["store"] = {"folder": str(store.root), "reused": report.reused,
                         "computed": report.computed,

@@ -36,6 +36,7 @@ def test_fit_json_contract_and_store_reuse(tmp_path, capsys):
                 "R0_lower_bound", "R0_upper_bound", "exact", "bound", "flags"):
         assert key in s
     assert s["depths"] == [2, 3, 4]
+    assert s["init"] == "ladder"  # the default start
     assert s["bound"]["norm"].startswith("upper bound")
     assert s["bound"]["exact"].startswith("exact")
     assert s["R0_lower_bound"] == s["R0_upper_bound"] == 6
@@ -48,6 +49,17 @@ def test_fit_json_contract_and_store_reuse(tmp_path, capsys):
     code, again, _ = _fit(capsys, args)
     assert again["store"]["reused"] == 3 and again["store"]["computed"] == 0
     assert again["norm"] == s["norm"]
+
+
+def test_fit_random_start_option(tmp_path, capsys):
+    store = tmp_path / "s"
+    code, s, _ = _fit(capsys, [*BASE, "--depths", "2,3,4", "--seeds", "1", "--store",
+                               str(store), "--init", "random", "--json"])
+    assert code == 0 and s["init"] == "random"
+    configs = [json.loads(p.read_text())["config"] for p in store.glob("*.json")]
+    assert len(configs) == 3 and not [c for c in configs if "ladder_from" in c]
+    for norm, exact in zip(s["norm"], s["exact"]):
+        assert abs(norm - exact) <= 1e-4 * exact  # issue criterion on trained linear nets
 
 
 def test_fit_from_filter_file(tmp_path, capsys):
@@ -72,6 +84,8 @@ def test_fit_from_filter_file(tmp_path, capsys):
     (["bottleneck", "--activation", "identity"], "not linear"),
     (["derivative", "--seeds", "0"], "--seeds"),
     (["derivative", "--param", "spatial"], "KEY=VALUE"),
+    (["derivative", "--ladder-restarts", "0"], "--ladder-restarts"),
+    (["derivative", "--init", "warm"], "--init"),
 ])
 def test_fit_bad_input_one_line_nothing_written(tmp_path, capsys, args, needle):
     store = tmp_path / "store"

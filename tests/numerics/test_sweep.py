@@ -7,10 +7,11 @@ import pytest
 
 from numerics.executor import DaskExecutor, LocalExecutor, SerialExecutor
 from numerics.store import ResultStore
-from numerics.sweep import SweepSpec, execute, run_min_norm, summarize
+from numerics.sweep import SweepSpec, execute, execute_sweep, run_min_norm, summarize
 
 #: derivative on d = 8: A(m) = i sin(2 pi m / 8), singular values in {0, 0.707, 1}: R0 = 6,
 #: R1 = 8 log(1/sqrt 2) = -2.7726 (both exact), a well-conditioned target for depths 2..8.
+#: Default start: the ladder.
 DERIVATIVE = SweepSpec(
     target={"spec": "derivative", "params": {"spatial": [8]}}, depths=[2, 3, 4, 6, 8],
     seeds=1, n_samples=8, width=2, activation="identity", bias=False,
@@ -28,13 +29,16 @@ def _deterministic(record: dict) -> dict:
 @pytest.fixture(scope="module")
 def derivative_sweep(tmp_path_factory):
     store = ResultStore(tmp_path_factory.mktemp("store"))
-    report = execute(DERIVATIVE.run_configs(), store, progress=False)
+    report = execute_sweep(DERIVATIVE, store, progress=False)
     return store, report, summarize(DERIVATIVE, report.records)
 
 
 def test_linear_sweep_matches_closed_form_and_expansion(derivative_sweep):
     _, report, s = derivative_sweep
+    assert DERIVATIVE.init == "ladder" and s["init"] == "ladder"  # the default start
     assert report.computed == 5 and report.reused == 0
+    # the depth-2 run starts the ladder at random; every deeper run starts from the previous
+    assert [("ladder_from" in r.config) for r in report.records] == [False] + [True] * 4
     exact_r0, exact_r1 = 6, 8 * np.log(2 ** -0.5)  # by hand, see DERIVATIVE
     assert s["R0_exact"] == pytest.approx(exact_r0) and s["R1_exact"] == pytest.approx(exact_r1)
     # issue criterion: trained norms within 1e-4 (relative) of the closed form
@@ -56,14 +60,15 @@ def test_linear_sweep_matches_closed_form_and_expansion(derivative_sweep):
 
 def test_second_execution_is_served_from_store(derivative_sweep):
     store, first, summary = derivative_sweep
-    again = execute(DERIVATIVE.run_configs(), store, progress=False)
+    again = execute_sweep(DERIVATIVE, store, progress=False)
     assert again.reused == 5 and again.computed == 0
     assert summarize(DERIVATIVE, again.records)["norm"] == summary["norm"]
 
 
 def test_truncated_record_is_recomputed_identically(derivative_sweep, tmp_path):
     store, first, _ = derivative_sweep
-    config = DERIVATIVE.run_configs()[3]
+    config = first.records[3].config  # depth 6, started from the depth-4 run
+    assert config["ladder_from"]["depth"] == 4
     json_path, npz_path = store.paths(first.records[3].key)
     npz_path.write_bytes(npz_path.read_bytes()[:100])
     again = execute([config], store, progress=False)
@@ -138,16 +143,11 @@ BOTTLENECK = dict(target={"spec": "bottleneck", "params": {"spatial": [8], "K": 
 
 
 @pytest.mark.full
-@pytest.mark.parametrize("init", [None, "construction", "ladder"])
+@pytest.mark.parametrize("init", ["random", "construction", "ladder"])
 def test_relu_bottleneck_sweep_between_bounds_with_cbn_counts(tmp_path, init):
-    from numerics.sweep import execute_ladder
-
     spec = SweepSpec(**BOTTLENECK, init=init)
     with LocalExecutor(2) as ex:
-        if init == "ladder":
-            report = execute_ladder(spec, ResultStore(tmp_path), ex, progress=False)
-        else:
-            report = execute(spec.run_configs(), ResultStore(tmp_path), ex, progress=False)
+        report = execute_sweep(spec, ResultStore(tmp_path), ex, progress=False)
     s = summarize(spec, report.records)
     counts = [c["counts"] for c in s["deepest"]["layer_counts"]]
     print(f"\ninit={init} norms={s['norm']} residuals={s['residual']} R0_fit={s['R0_fit']} "
@@ -179,7 +179,7 @@ def test_ladder_chains_depths_and_resumes(tmp_path):
     assert "ladder_from" not in by_depth[2].config
     for L, prev in ((3, 2), (4, 3)):
         start = by_depth[L].config["ladder_from"]
-        assert start["depth"] == prev
+        assert start["depth"] == prev and start["biases"] is None  # a bias-free network
         np.testing.assert_array_equal(np.asarray(start["filters"][0]),
                                       by_depth[prev].arrays["filter_0"])
     s = summarize(spec, first.records)
@@ -187,3 +187,92 @@ def test_ladder_chains_depths_and_resumes(tmp_path):
         assert abs(norm - exact) <= 1e-4 * exact  # issue criterion on linear targets
     again = execute_ladder(spec, store, progress=False)
     assert again.reused == 3 and again.computed == 0
+
+
+#: a sweep small enough to run many times: derivative on d = 4 (A(m) = i sin(pi m / 2), exact
+#: R0 = 2), 4 samples, width 2
+SMALL = SweepSpec(target={"spec": "derivative", "params": {"spatial": [4]}}, depths=[2, 3, 4],
+                  seeds=1, n_samples=4, width=2, activation="identity", bias=False)
+
+
+def test_spec_start_values():
+    from dataclasses import replace
+
+    assert SMALL.init == "ladder"
+    assert replace(SMALL, init=None).init == "random"  # the historical spelling
+    with pytest.raises(ValueError, match="init must be one of"):
+        replace(SMALL, init="warm")
+    with pytest.raises(ValueError, match="ladder_restarts"):
+        replace(SMALL, ladder_restarts=0)
+    # a ladder's random starts carry their attempts and the fitting criterion in their key
+    ladder = SMALL.run_configs()[0]
+    assert ladder["start_attempts"] == 3 and ladder["residual_rtol"] == SMALL.residual_rtol
+    assert "start_attempts" not in replace(SMALL, init="random").run_configs()[0]
+
+
+def _mark_runs(monkeypatch, change):
+    """Wrap the engine: ``change(depth, seed, from_start, result)`` may edit each result (to
+    fake a run that misses the data). Returns the list of calls (depth, engine seed, warm)."""
+    import numerics.minnorm as mn
+
+    real, calls = mn.min_norm_fit, []
+
+    def fake(X, Y, depth, widths, **kw):
+        res = real(X, Y, depth, widths, **kw)
+        calls.append((depth, kw["seed"], kw["init"] is not None))
+        change(depth, kw["seed"], kw["init"] is not None, res)
+        return res
+
+    monkeypatch.setattr(mn, "min_norm_fit", fake)
+    return calls
+
+
+def _miss(res):
+    res.residual_rel = 1.0
+
+
+def test_ladder_base_tries_random_starts_until_one_fits(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    spec = replace(SMALL, depths=[2, 3], seeds=2)
+    # engine seeds 0 and 3 miss the data: seed 0 tries 0, 1; seed 1 tries 3, 4 (3 attempts each)
+    calls = _mark_runs(monkeypatch, lambda L, seed, warm, res: _miss(res)
+                       if (L, seed, warm) in ((2, 0, False), (2, 3, False)) else None)
+    report = execute_sweep(spec, ResultStore(tmp_path), progress=False)
+    assert calls == [(2, 0, False), (2, 1, False), (2, 3, False), (2, 4, False),
+                     (3, 0, True), (3, 1, True)]  # deeper rungs: one warm start each
+    base = {r.config["seed"]: r.record for r in report.records if r.config["depth"] == 2}
+    assert [a["seed"] for a in base[0]["start_attempts"]] == [0, 1] and base[0]["seed"] == 1
+    assert [a["seed"] for a in base[1]["start_attempts"]] == [3, 4] and base[1]["seed"] == 4
+    assert base[0]["start_attempts"][0]["residual_rel"] == 1.0
+    assert not [f for f in summarize(spec, report.records)["flags"] if "fits" in f]
+
+
+def test_ladder_restarts_from_the_last_fitting_rung_and_flags_misses(tmp_path, monkeypatch):
+    """A rung that misses the data is flagged and never used as a start; a rung whose norm is
+    below the closed form is flagged too (the flags do not depend on how runs start)."""
+    from dataclasses import replace
+
+    def change(L, seed, warm, res):
+        if L == 3:
+            _miss(res)
+        if L == 6:
+            res.norm_sq *= 0.5  # a fake result below the exact cost, at the deepest depth
+
+    _mark_runs(monkeypatch, change)
+    spec = replace(SMALL, depths=[2, 3, 4, 6])
+    report = execute_sweep(spec, ResultStore(tmp_path), progress=False)
+    by_depth = {r.config["depth"]: r for r in report.records}
+    assert by_depth[4].config["ladder_from"]["depth"] == 2  # depth 3 missed: skipped
+    assert by_depth[6].config["ladder_from"]["depth"] == 4
+    s = summarize(spec, report.records)
+    assert any(f.startswith("depth 3: no seed fits") for f in s["flags"])
+    assert any(f.startswith("depth 6: norm") and "below the lower bound" in f
+               for f in s["flags"])
+    assert any("norm decreases with depth" in f for f in s["flags"])
+    # every depth misses the data: each rung starts at random with all its attempts
+    calls = _mark_runs(monkeypatch, lambda L, seed, warm, res: _miss(res))
+    report = execute_sweep(replace(SMALL, depths=[2, 3], ladder_restarts=2),
+                           ResultStore(tmp_path / "none"), progress=False)
+    assert calls == [(2, 0, False), (2, 1, False), (3, 0, False), (3, 1, False)]
+    assert all("ladder_from" not in r.config for r in report.records)
