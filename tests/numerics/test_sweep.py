@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+
 import numpy as np
 import pytest
 
@@ -56,6 +58,53 @@ def test_linear_sweep_matches_closed_form_and_expansion(derivative_sweep):
     # layer (6 frequencies, the two zeros of sin dropped)
     assert [c["total"] for c in s["deepest"]["layer_counts"]] == [6] * 8
     assert s["deepest"]["bottleneck_inequality"]["slack"] >= -1e-9
+
+
+def conditioned_filter(d: int = 16, c: int = 8, seed: int = 0) -> tuple[np.ndarray, list]:
+    """A real ``c -> c`` filter on ``d`` pixels with known multipliers: at ``m`` (and ``-m``)
+    rank ``max(0, c - 2|m|)`` with singular values uniform in [0.5, 2] between random unitary
+    factors (real at the self-conjugate ``m = 0, d/2``). Returns the filter and the singular
+    values per ``m``."""
+    from numerics.fourier import filters_from_multipliers
+
+    rng = np.random.default_rng(seed)
+    mult = np.zeros((d, c, c), dtype=complex)
+    sv = [None] * d
+    def unitary(real: bool) -> np.ndarray:
+        z = rng.standard_normal((c, c))
+        return np.linalg.qr(z if real else z + 1j * rng.standard_normal((c, c)))[0]
+
+    for m in range(d // 2 + 1):
+        real = m in (0, d // 2)
+        s = rng.uniform(0.5, 2.0, max(0, c - 2 * min(m, d - m)))
+        u, v = unitary(real), unitary(real)
+        mult[m] = u[:, :len(s)] @ np.diag(s) @ v[:, :len(s)].conj().T
+        sv[m] = s
+        if not real:
+            mult[d - m], sv[d - m] = np.conj(mult[m]), s
+    return filters_from_multipliers(mult, "scaled"), sv
+
+
+def test_multichannel_linear_ladder_sweep_matches_closed_form():
+    """Issue 5, linear targets with 8 channels (random starts missed the data at depths >= 4):
+    norms within 1e-4 of the closed form, R0 rounds to the CBN rank, R1 within 5%."""
+    filters, sv = conditioned_filter()
+    r0 = sum(len(s) for s in sv)  # 8 + 2 (6 + 4 + 2) = 32
+    r1 = 2 * sum(np.sum(np.log(s)) for s in sv)  # THEORY.md 3, by hand from the drawn values
+    spec = SweepSpec(target={"filter": filters.tolist(), "convention": "scaled"},
+                     depths=[2, 3, 4, 6, 8], seeds=1, n_samples=16, width=8,
+                     activation="identity", bias=False)
+    with tempfile.TemporaryDirectory() as folder:
+        s = summarize(spec, execute_sweep(spec, ResultStore(folder), progress=False).records)
+    assert r0 == 32 and s["R0_exact"] == pytest.approx(r0, abs=1e-9)
+    assert s["R1_exact"] == pytest.approx(r1, rel=1e-12)  # closed form = the drawn values
+    for norm, exact in zip(s["norm"], s["exact"]):
+        assert abs(norm - exact) <= 1e-4 * exact, (norm, exact)
+    assert round(s["R0_fit"]) == r0 and s["R0_integer"] == r0
+    assert abs(s["R1_fit"] - r1) <= 0.05 * abs(r1)
+    assert s["flags"] == []
+    # the deepest network keeps one singular value near 1 per kept direction in every layer
+    assert [c["total"] for c in s["deepest"]["layer_counts"]] == [r0] * 8
 
 
 def test_second_execution_is_served_from_store(derivative_sweep):
