@@ -187,3 +187,31 @@ def test_fit_relu_target_reports_bounds_construction_and_flags(tmp_path, capsys)
     assert c[1] - c[0] == pytest.approx(1, abs=1e-9) and c[2] - c[1] == pytest.approx(1, abs=1e-9)
     # 30 iterations do not fit the data: the sweep must say so rather than report a finding
     assert any("no seed fits" in f for f in s["flags"])
+
+
+@pytest.mark.full
+def test_issue_multichannel_lowpass_sweep_matches_closed_form(tmp_path, capsys):
+    """Issue 5's command ``cbn fit lowpass --param channels=8 --param spatial=[16] --depths
+    2,3,4,6,8 --seeds 3`` (default ladder start; random starts missed the data at depths >= 4).
+    The target is a projection: 8 channels x 5 frequencies |m| <= 2 with singular values 1, so
+    R(L) = 40 L exactly: R0 = 40, R1 = R2 = 0."""
+    code, s, _ = _fit(capsys, ["lowpass", "--param", "channels=8", "--param", "spatial=[16]",
+                               "--depths", "2,3,4,6,8", "--seeds", "3", "--workers", "2",
+                               "--quiet", "--store", str(tmp_path), "--json"])
+    assert code == 0 and s["init"] == "ladder"
+    assert s["exact"] == pytest.approx([40.0 * L for L in s["depths"]], rel=1e-12)
+    errors = [n - e for n, e in zip(s["norm"], s["exact"])]
+    for norm, exact in zip(s["norm"], s["exact"]):
+        assert abs(norm - exact) <= 1e-4 * exact, (norm, exact)  # issue criterion
+    assert round(s["R0_fit"]) == 40 and s["R0_integer"] == 40 and s["R0_exact"] == 40
+    # R1 = 0 exactly, so "within 5%" means: no more than the norms' errors allow. The
+    # integer-R0 fit is linear in the norms and reproduces the exact costs (40 L), so
+    # |R1_fit - R1| <= ||c||_1 max|error| with c the row of the fit's pseudo-inverse giving R1.
+    L = np.asarray(s["depths"], dtype=float)
+    powers = s["fit"]["correction_powers"]
+    c = np.linalg.pinv(np.stack([L ** float(p) for p in powers], axis=1))[0]
+    assert s["R1_exact"] == 0.0
+    assert abs(s["R1_fit"]) <= np.abs(c).sum() * max(abs(e) for e in errors)
+    assert s["flags"] == []
+    assert [c["total"] for c in s["deepest"]["layer_counts"]] == [40] * 8
+    print(f"\nnorm - exact: {errors}\nR0_fit {s['R0_fit']}, R1_fit {s['R1_fit']}")
