@@ -30,9 +30,23 @@ import numpy as np
 import torch
 from torch import nn
 
-from numerics.fourier import check_convention, scale_factor
+from numerics.fourier import (
+    check_convention,
+    filters_from_multipliers,
+    multipliers_from_filters,
+    scale_factor,
+)
 
 ACTIVATIONS: tuple[str, ...] = ("relu", "identity")
+INIT_SCHEMES: tuple[str, ...] = ("gaussian", "orthogonal")
+
+
+def _orthogonal_filter(w: torch.Tensor, gain: float, convention: str) -> torch.Tensor:
+    """Filter ``(c_out, c_in, *grid)`` whose multiplier at every frequency is ``gain`` times
+    the polar factor of ``w``'s multiplier there (float64, on the CPU)."""
+    multipliers = multipliers_from_filters(w.numpy(), convention)
+    u, _, vh = np.linalg.svd(multipliers, full_matrices=False)
+    return torch.as_tensor(filters_from_multipliers(gain * (u @ vh), convention))
 
 
 def _grid_is_valid(spatial: Sequence[int]) -> bool:
@@ -58,6 +72,11 @@ class CircularCNN(nn.Module):
     init_gain : weights are drawn i.i.d. ``N(0, gain^2 / (c_in * d * s^2))`` (``s`` the
         convention factor, ``d`` the layer's grid size), so each layer preserves the signal
         scale; default ``sqrt(2)`` for ReLU, ``1`` for identity. Biases start at 0.
+    init_scheme : 'gaussian' (the i.i.d. draw above) or 'orthogonal': the same draw replaced,
+        frequency by frequency, by ``gain`` times the polar factor ``U V^H`` of its multiplier
+        ``U S V^H``, so every multiplier has all singular values equal to ``gain`` (a product of
+        such layers is well conditioned at any depth; the polar factor of ``conj(M)`` is the
+        conjugate of that of ``M``, so the filters stay real).
     """
 
     def __init__(
@@ -73,6 +92,7 @@ class CircularCNN(nn.Module):
         head_classes: int | None = None,
         seed: int | None = None,
         init_gain: float | None = None,
+        init_scheme: str = "gaussian",
     ) -> None:
         super().__init__()
         self.channels = tuple(int(c) for c in channels)
@@ -83,6 +103,8 @@ class CircularCNN(nn.Module):
             raise ValueError(f"spatial must be (d1,) or (d1, d2) with d_i >= 1, got {spatial}")
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}: use one of {ACTIVATIONS}")
+        if init_scheme not in INIT_SCHEMES:
+            raise ValueError(f"unknown init_scheme {init_scheme!r}: use one of {INIT_SCHEMES}")
         self.activation = activation
         self.convention = check_convention(convention)
         self.has_bias = bool(bias)
@@ -107,6 +129,8 @@ class CircularCNN(nn.Module):
             d = math.prod(grid)
             std = gain / (math.sqrt(c_in * d) * scale_factor(grid, self.convention))
             w = torch.randn((c_out, c_in, *grid), generator=gen, dtype=torch.float64) * std
+            if init_scheme == "orthogonal":
+                w = _orthogonal_filter(w, gain, self.convention)
             self.weights.append(nn.Parameter(w.to(device=device, dtype=dtype)))
             if self.has_bias:
                 self.biases.append(nn.Parameter(torch.zeros(c_out, dtype=dtype, device=device)))

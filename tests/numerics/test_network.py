@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from numerics.fourier import dense_operator, downsample
+from numerics.fourier import dense_operator, downsample, multipliers_from_filters
 from numerics.linear import compose_multipliers
 from numerics.network import CircularCNN
 
@@ -209,3 +209,25 @@ def test_wrong_input_shape_is_rejected():
     net = CircularCNN([2, 1], (4,))
     with pytest.raises(ValueError, match="does not match"):
         net(torch.zeros(1, 3, 4, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("convention, grid, activation", [("scaled", (16,), "identity"),
+                                                          ("plain", (4, 5), "relu")])
+def test_orthogonal_init_has_equal_singular_values(convention, grid, activation):
+    net = CircularCNN([3, 5, 2], grid, activation=activation, convention=convention, seed=3,
+                      init_scheme="orthogonal")
+    gain = 1.0 if activation == "identity" else np.sqrt(2.0)
+    for w in net.weights:
+        s = np.linalg.svd(multipliers_from_filters(w.detach().numpy(), convention),
+                          compute_uv=False)
+        # polar factors are unitary to SVD round-off (~1e-15)
+        np.testing.assert_allclose(s, gain, rtol=0, atol=1e-12)
+    again = CircularCNN([3, 5, 2], grid, activation=activation, convention=convention, seed=3,
+                        init_scheme="orthogonal")
+    for p, q in zip(net.parameters(), again.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_unknown_init_scheme_is_rejected():
+    with pytest.raises(ValueError, match="init_scheme"):
+        CircularCNN([1, 1], (4,), init_scheme="xavier")
