@@ -13,6 +13,7 @@ from numerics.inputs import InputError
 from numerics.linear import compose_multipliers, representation_cost
 from numerics.minnorm import (
     MinNormResult,
+    _orient_linear_start,
     linear_closed_form_init,
     min_norm_fit,
     pad_to_depth,
@@ -86,6 +87,34 @@ def test_linear_search_closed_form_all_depths(grid, c_out, c_in):
         print(f"{grid} {c_out}x{c_in} L={depth}: gap {(res.norm_sq - cost) / cost:.2e}, "
               f"{res.iterations} its")
         assert_from_above(res, cost)
+
+
+def test_compressed_and_full_data_find_the_same_minimum():
+    """The linear compression changes the samples the objective sees, not the problem."""
+    W, X, Y = linear_problem(2, (6,), 2, 2, n_extra=20)
+    cost = representation_cost(multipliers_from_filters(W), 3)
+    runs = [min_norm_fit(X, Y, 3, [3, 3], activation="identity", bias=False, seed=1,
+                         compress_linear=c) for c in (True, False)]
+    assert [r.settings["fit_samples"] for r in runs] == [2, 22]
+    for res in runs:
+        assert_from_above(res, cost)
+
+
+def test_linear_start_is_oriented_to_the_data_determinant_sign():
+    """Square linear nets: at a self-conjugate frequency the start's det sign must match the
+    least-squares map's, else the search has to cross a singular network."""
+    W, X, Y = linear_problem(4, (6,), 2, 2)
+    A = multipliers_from_filters(W)
+    for seed in range(6):
+        net = CircularCNN([2, 2, 2], (6,), activation="identity", bias=False, seed=seed,
+                          init_scheme="orthogonal")
+        flips = _orient_linear_start(net, X, Y)
+        P = compose_multipliers(net.to_numpy()[0])
+        for m in (0, 3):  # the self-conjugate frequencies of Z_6
+            assert np.linalg.det(P[m].real) * np.linalg.det(A[m].real) > 0
+        assert 0 <= flips <= 2
+    wide = CircularCNN([2, 3, 2], (6,), activation="identity", bias=False, seed=0)
+    assert _orient_linear_start(wide, X, Y) == 0  # a wider layer connects both signs
 
 
 def test_plain_convention_closed_form():
