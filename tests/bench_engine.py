@@ -33,9 +33,13 @@ pytestmark = pytest.mark.bench
 #: Wall-clock budget of the naive protocol (the issue asks for 60 s).
 NAIVE_BUDGET_S = 60.0
 
-#: (weight_decay, lr) of the naive Adam runs: a weight decay small enough that the penalised
-#: optimum interpolates to ~1e-3, and Adam's usual learning rate.
-NAIVE_SETTINGS = [(1e-5, 1e-3)]
+#: (weight_decay, lr) of the naive Adam runs, each for ``NAIVE_BUDGET_S``: weight decays small
+#: enough that the penalised optimum interpolates to ~1e-3, Adam's usual learning rate and a
+#: ten times larger one; the best of them is the baseline.
+NAIVE_SETTINGS = [(1e-5, 1e-3), (1e-5, 1e-2), (1e-6, 1e-2)]
+
+#: Seeds of our search (random starts); the slowest one sets the speed-up.
+OUR_SEEDS = (0, 1, 2)
 
 
 def linear_target(seed=0, d=16, channels=8, n=256):
@@ -106,29 +110,48 @@ def test_minnorm_against_naive_protocol():
     depth = 6
     W, X, Y = linear_target()
     cost = representation_cost(multipliers_from_filters(W), depth)
+    print(f"\n[minnorm] closed form R = {cost:.6f} (exact)")
+    reach_ours = []
+    for seed in OUR_SEEDS:
+        t0 = time.perf_counter()
+        ours = min_norm_fit(X, Y, depth, [8] * (depth - 1), activation="identity", bias=False,
+                            seed=seed)
+        t_ours = time.perf_counter() - t0
+        gap = (ours.norm_sq - cost) / cost
+        hist = ours.settings["history"]
+        reach = next((h[3] for h in hist if abs(h[2] - cost) <= 1e-3 * cost and h[1] <= 1e-3),
+                     None)
+        reach_ours.append(math.inf if reach is None else reach)
+        print(f"[minnorm] ours, random start seed {seed}: 1e-3 reached after "
+              f"{reach_ours[-1]:.2f} s (checked after each augmented-Lagrangian step); phase 1 "
+              f"{ours.settings['phase1_iterations']} its {ours.settings['phase1_seconds']:.2f} s;"
+              f" final norm {ours.norm_sq:.9f} (upper bound), gap {gap:.2e}, max residual/"
+              f"max|Y| {ours.residual_max_abs / np.abs(Y).max():.1e}, {ours.iterations} L-BFGS "
+              f"its, {t_ours:.1f} s, converged={ours.converged}")
+        assert ours.converged and abs(gap) <= 1e-5
     t0 = time.perf_counter()
-    ours = min_norm_fit(X, Y, depth, [8] * (depth - 1), activation="identity", bias=False,
-                        seed=0)
-    t_ours = time.perf_counter() - t0
-    gap_ours = (ours.norm_sq - cost) / cost
-    t_reach_ours = next((h[3] for h in ours.settings["history"]
-                         if abs(h[2] - cost) <= 1e-3 * cost and h[1] <= 1e-3), None)
-    print(f"\n[minnorm] ours reached 1e-3 after {t_reach_ours:.1f} s (within the AL phase)")
-    print(f"[minnorm] closed form R = {cost:.6f} (exact); ours: norm {ours.norm_sq:.9f} "
-          f"(upper bound), gap {gap_ours:.2e}, max residual/max|Y| "
-          f"{ours.residual_max_abs / np.abs(Y).max():.1e}, "
-          f"{ours.iterations} L-BFGS its, {t_ours:.1f} s, converged={ours.converged}")
+    full = min_norm_fit(X, Y, depth, [8] * (depth - 1), activation="identity", bias=False,
+                        seed=0, compress_linear=False)
+    reach = next((h[3] for h in full.settings["history"]
+                  if abs(h[2] - cost) <= 1e-3 * cost and h[1] <= 1e-3), math.inf)
+    print(f"[minnorm] ours without the linear compression (all 256 samples, L-BFGS memory "
+          f"{full.settings['history_size']}), seed 0: 1e-3 after {reach:.2f} s, gap "
+          f"{(full.norm_sq - cost) / cost:.2e}, {time.perf_counter() - t0:.1f} s")
+    naive_runs = []
     for lam, lr in NAIVE_SETTINGS:
         naive = run_naive(X, Y, depth, cost, lam=lam, lr=lr, budget_s=NAIVE_BUDGET_S)
+        naive_runs.append(naive)
         reach = naive["time_to_1e-3"]
         print(f"[minnorm] naive Adam(lr={lr:g}, weight_decay={lam:g}), {NAIVE_BUDGET_S:.0f} s, "
               f"{naive['steps']} steps: best max(|gap|, residual) "
               f"{naive['best_max_gap_residual']:.2e} (gap {naive['best_gap']:.2e}, "
               f"residual {naive['best_residual']:.1e}); "
               f"time to 1e-3: {'not reached' if reach is None else f'{reach:.1f} s'}")
-        ratio = (reach if reach is not None else NAIVE_BUDGET_S) / t_reach_ours
-        print(f"[minnorm] speed-up to 1e-3: {'>=' if reach is None else ''}{ratio:.1f}x")
-    assert ours.converged and abs(gap_ours) <= 1e-5
+    reached = [n["time_to_1e-3"] for n in naive_runs if n["time_to_1e-3"] is not None]
+    naive_time = min(reached) if reached else NAIVE_BUDGET_S
+    ratio = naive_time / max(reach_ours)
+    print(f"[minnorm] speed-up to 1e-3 (best naive setting / slowest of our seeds): "
+          f"{'' if reached else '>= '}{ratio:.1f}x")
 
 
 def mnist_flops(n, channels, spatial):
