@@ -2,7 +2,9 @@
 fit of ``L R0 + R1 (+ R2/L)``, with bounds and consistency flags.
 
 Runs are stored in ``--store`` (default ``./cbn-results``) keyed by their full configuration:
-a second call reuses them, an interrupted call resumes.
+a second call reuses them, an interrupted call resumes. By default (``--init ladder``) the depths
+run in increasing order, each seed's run warm-started from its previous depth's network
+(:func:`numerics.sweep.execute_ladder`); ``--init random`` starts every run at random.
 """
 
 from __future__ import annotations
