@@ -144,7 +144,7 @@ class SweepSpec:
 
         For ``init="ladder"`` these are the configurations of runs that start at random (what
         :func:`execute_ladder` submits at the smallest depth); the deeper rungs add their start
-        (``ladder_from``) and their solver settings in :func:`execute_ladder`.
+        (``ladder_from``) and ``start_attempts = 1`` in :func:`execute_ladder`.
         """
         base = asdict(self)
         del base["depths"], base["seeds"], base["residual_rtol"], base["ladder_restarts"]
@@ -303,11 +303,11 @@ def execute_ladder(
 
     Rungs (the requested depths, in increasing order): seed ``s`` at depth ``L`` starts from its
     most recent shallower run whose ``residual_rel <= spec.residual_rtol``, padded to ``L`` by
-    ``numerics.minnorm.pad_to_depth`` with the data projector (exact on the samples), with one
-    start (``restarts = 1``). Without such a run (the smallest depth, or every earlier rung of
+    ``numerics.minnorm.pad_to_depth`` with the data projector (exact on the samples), tried
+    once (``start_attempts = 1``). Without such a run (the smallest depth, or every earlier rung of
     that seed missed the data) the run starts at random with ``spec.ladder_restarts`` starts.
-    The start's weights and the solver settings are part of the run configuration (hence of
-    its store key), so a ladder resumes and reuses records like any sweep.
+    The start's weights and the attempts are part of the run configuration (hence of its
+    store key), so a ladder resumes and reuses records like any sweep.
     """
     if spec.init != "ladder":
         raise ValueError(f"execute_ladder needs init='ladder', got {spec.init!r}")
