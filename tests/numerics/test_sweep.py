@@ -184,25 +184,39 @@ def test_bottleneck_construction_represents_target_with_upper_bound_slope():
 
 
 #: ReLU target of the issue's second item: factors through a representation kept on the
-#: frequencies |m| <= 1 of d = 8 with 2 channels, so R0 <= 6 (construction); the constant-input
-#: Jacobian ranks give R0 >= 6 as well. 12 samples keep the sweep small.
+#: frequencies |m| <= 1 of d = 8 with 2 channels, so R0 <= 6 (construction); the ranks of the
+#: target's constant-input Jacobian blocks are 6 as well, a LOWER bound on R0 for the target
+#: prescribed on an open set around those inputs. 12 samples are not such a set: on them the
+#: bound is an expectation, not a theorem (the trained nets below have constant-input Jacobian
+#: ranks 16 -> 9, not 6). 12 samples keep the sweep small. Solver budget (measured, ladder,
+#: seed 0): max_iter 5000 (inner 200) gives norm 78.6 at depth 4 and misses the data from
+#: depth 6 on; max_iter 60000 with inner_iter 2000 gives 35.27 / 40.89 / 49.89 at depths
+#: 4 / 5 / 6 (all fit) and misses at depth 8 (residual_rel 4.7e-5, 219 s).
 BOTTLENECK = dict(target={"spec": "bottleneck", "params": {"spatial": [8], "K": 1, "c_rep": 2}},
                   depths=[4, 5, 6, 8], seeds=1, n_samples=12, width=8, activation="relu",
-                  bias=True, solver={"max_iter": 5000})
+                  bias=True, solver={"max_iter": 60000, "inner_iter": 2000})
 
 
 @pytest.mark.full
 @pytest.mark.parametrize("init", ["random", "construction", "ladder"])
 def test_relu_bottleneck_sweep_between_bounds_with_cbn_counts(tmp_path, init):
+    """Issue 5's ReLU bottleneck item. NOT met yet (README, ``cbn fit``, ReLU targets): the
+    deepest runs miss the data (ladder: depth 8; random: depths 6, 8; construction: 5, 6, 8),
+    so the slope is flagged as an optimisation failure."""
     spec = SweepSpec(**BOTTLENECK, init=init)
     with LocalExecutor(2) as ex:
         report = execute_sweep(spec, ResultStore(tmp_path), ex, progress=False)
     s = summarize(spec, report.records)
     counts = [c["counts"] for c in s["deepest"]["layer_counts"]]
-    print(f"\ninit={init} norms={s['norm']} residuals={s['residual']} R0_fit={s['R0_fit']} "
-          f"interval={s['R0_interval']} bounds=[{s['R0_lower_bound']}, {s['R0_upper_bound']}] "
+    runs = [(r.config["depth"], r.record["norm_sq"], r.record["residual_rel"],
+             r.record["iterations"], r.config.get("ladder_from", {}).get("depth"))
+            for r in report.records]
+    print(f"\ninit={init} runs (depth, norm, residual_rel, iterations, started from): {runs}"
+          f"\nnorms={s['norm']} R0_fit={s['R0_fit']} interval={s['R0_interval']} "
+          f"bounds=[{s['R0_lower_bound']}, {s['R0_upper_bound']}] "
           f"construction={s['construction_norm']}\ncounts per layer (deepest, split 0.5): "
-          f"{counts}\nflags={s['flags']}")
+          f"{counts}\nconstant-input Jacobian ranks of the deepest trained net: "
+          f"{s['deepest']['bottleneck_inequality']['jacobian_ranks']}\nflags={s['flags']}")
     assert s["R0_lower_bound"] == 6 and s["R0_upper_bound"] == 6
     # every run must fit the data (else the norm bounds nothing about the target)
     assert not [f for f in s["flags"] if "no seed fits" in f]
