@@ -301,13 +301,14 @@ def execute_ladder(
 ) -> ExecutionReport:
     """Depth by depth: every seed's run at depth ``L`` starts from its last run that fits.
 
-    Rungs (the requested depths, in increasing order): seed ``s`` at depth ``L`` starts from its
-    most recent shallower run whose ``residual_rel <= spec.residual_rtol``, padded to ``L`` by
-    ``numerics.minnorm.pad_to_depth`` with the data projector (exact on the samples), tried
-    once (``start_attempts = 1``). Without such a run (the smallest depth, or every earlier rung of
-    that seed missed the data) the run starts at random with ``spec.ladder_restarts`` starts.
-    The start's weights and the attempts are part of the run configuration (hence of its
-    store key), so a ladder resumes and reuses records like any sweep.
+    Rungs (the requested depths, in increasing order): seed ``s`` at depth ``L`` starts from
+    its most recent shallower run of depth >= 2 whose ``residual_rel <= spec.residual_rtol``,
+    padded to ``L`` by ``numerics.minnorm.pad_to_depth`` with the data projector (exact on the
+    samples), tried once (``start_attempts = 1``). Without such a run (the smallest depth, or
+    every earlier rung of that seed missed the data) the run starts at random with
+    ``spec.ladder_restarts`` starts. The start's weights and the attempts are part of the run
+    configuration (hence of its store key), so a ladder resumes and reuses records like any
+    sweep.
     """
     if spec.init != "ladder":
         raise ValueError(f"execute_ladder needs init='ladder', got {spec.init!r}")
@@ -337,7 +338,9 @@ def execute_ladder(
         reused, computed = reused + rep.reused, computed + rep.computed
         corrupt += rep.recomputed_corrupt
         for r in rep.records:
-            if r.record["residual_rel"] <= spec.residual_rtol:
+            # a depth-1 network has no hidden layer of the sweep's width (nor a ReLU output)
+            # to pad after: depth 2 starts at random
+            if r.record["residual_rel"] <= spec.residual_rtol and r.config["depth"] >= 2:
                 fitting[r.config["seed"]] = r
     return ExecutionReport(records, reused, computed, corrupt, time.perf_counter() - start)
 

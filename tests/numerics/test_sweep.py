@@ -339,3 +339,17 @@ def test_ladder_restarts_from_the_last_fitting_rung_and_flags_misses(tmp_path, m
                            ResultStore(tmp_path / "none"), progress=False)
     assert calls == [(2, 0, False), (2, 1, False), (3, 0, False), (3, 1, False)]
     assert all("ladder_from" not in r.config for r in report.records)
+
+
+def test_ladder_from_depth_one_starts_depth_two_at_random(tmp_path):
+    """A depth-1 network has no hidden layer (of the sweep's width) to pad after."""
+    from dataclasses import replace
+
+    spec = replace(SMALL, depths=[1, 2, 3])
+    report = execute_sweep(spec, ResultStore(tmp_path), progress=False)
+    starts = {r.config["depth"]: r.config.get("ladder_from", {}).get("depth")
+              for r in report.records}
+    assert starts == {1: None, 2: None, 3: 2}
+    s = summarize(spec, report.records)
+    for norm, exact in zip(s["norm"], s["exact"]):
+        assert abs(norm - exact) <= 1e-4 * exact  # issue criterion on linear targets
