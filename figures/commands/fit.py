@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from figures.cli import add_common_options, print_json
+from figures.cli import add_common_options, print_json, write_json_file
 from numerics.executor import make_executor
 from numerics.inputs import InputError, check_depths, load_filter
 from numerics.store import DEFAULT_STORE, ResultStore
@@ -172,10 +172,8 @@ def _clean(value):
 
 
 def write_json(path: Path, obj: dict) -> None:
-    """Write JSON atomically (temporary file then rename)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(_clean(obj), indent=2, allow_nan=False))
-    tmp.replace(path)
+    """Write JSON atomically (:func:`figures.cli.write_json_file`), NaN/inf as null."""
+    write_json_file(str(path.parent), path.name, _clean(obj))
 
 
 def run(args: argparse.Namespace) -> int:
