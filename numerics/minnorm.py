@@ -26,7 +26,6 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
-from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from numerics.compress import compress_linear_data
 from numerics.fourier import (
@@ -345,7 +344,7 @@ def _restore_feasibility(net: CircularCNN, Xt: torch.Tensor, Yt: torch.Tensor, t
     with torch.no_grad():
         info = {"steps": 0, "residual_max_rel_before": res,
                 "norm_before": float(net.parameter_norm_sq(include_bias))}
-    best = (res, parameters_to_vector(params).detach().clone())
+    best = (res, [p.detach().clone() for p in params])
     if r.numel() > RESTORE_MAX_CONSTRAINTS or r.numel() * n_params > RESTORE_MAX_ENTRIES:
         stopped = (f"skipped: {r.numel()} constraints x {n_params} parameters exceed "
                    f"{RESTORE_MAX_CONSTRAINTS} / {RESTORE_MAX_ENTRIES:.0e} entries")
@@ -364,13 +363,17 @@ def _restore_feasibility(net: CircularCNN, Xt: torch.Tensor, Yt: torch.Tensor, t
             eye = torch.eye(len(jjt), dtype=jjt.dtype, device=jjt.device)
             delta = -(jac.T @ torch.linalg.solve(jjt + eps * eye, r))
             with torch.no_grad():
-                vector_to_parameters(parameters_to_vector(params) + delta, params)
+                i = 0
+                for p in params:
+                    p.add_(delta[i:i + p.numel()].reshape(p.shape))
+                    i += p.numel()
             r, res = max_residual()
             info["steps"] += 1
             if res < best[0]:
-                best = (res, parameters_to_vector(params).detach().clone())
+                best = (res, [p.detach().clone() for p in params])
     with torch.no_grad():
-        vector_to_parameters(best[1], params)
+        for p, saved in zip(params, best[1]):
+            p.copy_(saved)
         info.update(residual_max_rel_after=best[0],
                     norm_after=float(net.parameter_norm_sq(include_bias)),
                     seconds=time.perf_counter() - t0, stopped=stopped)
