@@ -381,7 +381,7 @@ def _restore_feasibility(net: CircularCNN, Xt: torch.Tensor, Yt: torch.Tensor, t
 
 
 def _augmented_lagrangian(net, fit, check, include_bias, max_iter, tol, gtol, inner_iter, mu0,
-                          history_size) -> tuple[int, bool, str, dict]:
+                          history_size, restore) -> tuple[int, bool, str, dict]:
     """Run the method in place on ``net``; returns (iterations, converged, stop_reason, info).
 
     ``fit = (Xf, Yf)`` are the samples the objective sees and ``check = (Xt, Yt)`` those every
@@ -389,7 +389,9 @@ def _augmented_lagrangian(net, fit, check, include_bias, max_iter, tol, gtol, in
     :mod:`numerics.compress` for linear networks, whose residual has the same norm up to a
     constant). Scales (``rms(Y)``, ``max|Y|``, the number of constraints) come from ``check``.
 
-    Phase 1 minimises the residual alone (L-BFGS) to reach an interpolating network. Phase 2 is
+    Phase 1 minimises the residual alone (L-BFGS) to reach an interpolating network; where it
+    stalls above ``PHASE1_TOL`` and ``restore`` is set, Gauss-Newton steps
+    (:func:`_restore_feasibility`) finish it (``info['phase1_restoration']``). Phase 2 is
     the augmented Lagrangian started at ``mu = mu0 * ||theta||^2 / n_constraints``: a penalty
     that is large from the start, because for ``L >= 3`` a frequency block that collapses to 0
     under a weak penalty is a local minimum the search never leaves (dropping a small singular
@@ -430,11 +432,16 @@ def _augmented_lagrangian(net, fit, check, include_bias, max_iter, tol, gtol, in
         slow = slow + 1 if res > 0.9 * prev else 0
         if res <= PHASE1_TOL or slow >= 3 or total >= max_iter // 2 or iters == 0:
             break
+    info = {"phase1_iterations": total, "phase1_residual_max_rel": res,
+            "history": []}  # per outer step: [L-BFGS its, max|res|/max|Y|, norm, seconds]
+    if restore and res > PHASE1_TOL:  # a stalled L-BFGS (e.g. a perturbed, ill-conditioned
+        # start) is often a few Gauss-Newton steps from the data
+        info["phase1_restoration"] = _restore_feasibility(net, Xt, Yt, PHASE1_TOL,
+                                                          include_bias)["restoration"]
+        res = max_residual()
+    info["phase1_seconds"] = time.perf_counter() - t_start
     with torch.no_grad():
         norm = float(net.parameter_norm_sq(include_bias))
-    info = {"phase1_iterations": total, "phase1_residual_max_rel": res,
-            "phase1_seconds": time.perf_counter() - t_start,
-            "history": []}  # per outer step: [L-BFGS its, max|res|/max|Y|, norm, seconds]
     if not res <= PHASE1_TOL:
         return total, False, (f"infeasible start: phase 1 reached only max|residual|/max|Y| = "
                               f"{res:.1e} > {PHASE1_TOL:.0e} (dead ReLU units, too narrow, or "
@@ -544,7 +551,8 @@ def min_norm_fit(
         feasibility by Gauss-Newton steps (:func:`_restore_feasibility`) on all of
         ``(X, Y)``; the run stays ``converged=False`` (the result need not be a KKT point) but
         its network fits the data it reports, and ``settings['restoration']`` records the
-        residual and the norm before and after.
+        residual and the norm before and after. The same steps finish a phase 1 that stalls
+        above its tolerance (``settings['phase1_restoration']``).
 
     Notes
     -----
@@ -584,7 +592,12 @@ def min_norm_fit(
         t0 = time.perf_counter()
         iters, ok, why, info = _augmented_lagrangian(net, (Xf, Yf), (Xt, Yt), include_bias,
                                                      max_iter, tol, gtol, inner_iter, mu0,
-                                                     history_size)
+                                                     history_size, restore)
+        if "phase1_restoration" in info:
+            rest = info["phase1_restoration"]
+            why += (f"; phase 1 had stalled at max|residual|/max|Y| "
+                    f"{rest['residual_max_rel_before']:.1e}: {rest['steps']} Gauss-Newton steps "
+                    f"took it to {rest['residual_max_rel_after']:.1e}")
         # only after phase 2 ran: an infeasible start was never norm-minimised
         if restore and not ok and info.get("residual_max_rel", 0.0) > tol:
             info.update(_restore_feasibility(net, Xt, Yt, tol, include_bias))

@@ -442,3 +442,18 @@ def test_restoration_is_skipped_above_its_size_limit(monkeypatch):
     rest = skipped.settings["restoration"]
     assert rest["stopped"].startswith("skipped") and rest["steps"] == 0
     assert skipped.norm_sq == plain.norm_sq and skipped.residual_rel == plain.residual_rel
+
+
+def test_a_stalled_phase_one_is_finished_by_gauss_newton():
+    X, Y, _ = _teacher_problem()
+    kw = dict(seed=0, max_iter=8, inner_iter=4)  # phase 1 may use 4 L-BFGS iterations only
+    plain = min_norm_fit(X, Y, 3, [4, 4], restore=False, **kw)
+    assert plain.stop_reason.startswith("infeasible start")
+    fixed = min_norm_fit(X, Y, 3, [4, 4], **kw)
+    rest = fixed.settings["phase1_restoration"]
+    # same deterministic phase 1, then the steps reach the phase-1 tolerance 1e-4
+    assert rest["residual_max_rel_before"] == plain.settings["phase1_residual_max_rel"] > 1e-4
+    assert rest["residual_max_rel_after"] <= 1e-4 and rest["steps"] >= 1
+    assert fixed.settings["history"] and "phase 1 had stalled" in fixed.stop_reason
+    # phase 2 and the final restoration then fit the data to the engine's tol (1e-10)
+    assert _max_residual_numpy(fixed, X, Y) <= 1e-10
