@@ -107,7 +107,7 @@ class SweepSpec:
     ``numerics.minnorm.pad_to_depth`` with the data projector, exact on the samples; see
     :func:`execute_ladder`), ``"random"`` (every run from a seeded random network; ``None``
     means the same) or ``"construction"`` (start from :func:`construction_network`; the seed
-    then only matters through the engine).
+    then only matters through ``start_noise``).
     ``ladder_restarts``: random starts a ladder run that starts at random (the smallest depth,
     or a depth with no shallower run of the same seed that fits) tries in turn until one fits
     the data (a start that does not fit would spoil every deeper rung); the first that fits is
@@ -115,6 +115,11 @@ class SweepSpec:
     ``residual_rtol``: a run counts as fitting the data when
     ``||f_theta(X) - Y|| / ||Y|| <= residual_rtol`` (the engine's own ``converged`` also asks
     for a tiny KKT gradient, which runs at the minimum to 1e-12 often miss).
+    ``start_noise``: relative size of a seeded Gaussian perturbation of a construction or ladder
+    start's filters (see :func:`perturb_filters`; 0: none). A start with exact zeros (the
+    construction's dropped frequencies, its zero-padded channels) sits on a set that gradients
+    cannot leave: the perturbation lets the search use them, so what stays near 0 was dropped
+    by the search.
     """
 
     target: dict
@@ -130,6 +135,7 @@ class SweepSpec:
     init: str | None = "ladder"
     residual_rtol: float = 1e-6
     ladder_restarts: int = 3
+    start_noise: float = 0.0
 
     def __post_init__(self) -> None:
         if self.init is None:  # the historical spelling of a random start
@@ -138,6 +144,11 @@ class SweepSpec:
             raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
         if self.ladder_restarts < 1:
             raise ValueError(f"ladder_restarts must be >= 1, got {self.ladder_restarts}")
+        if not (math.isfinite(self.start_noise) and self.start_noise >= 0):
+            raise ValueError(f"start_noise must be finite and >= 0, got {self.start_noise}")
+        if self.start_noise > 0 and self.init == "random":
+            raise ValueError("start_noise perturbs a construction or ladder start; "
+                             "init='random' has none")
 
     def run_configs(self) -> list[dict]:
         """One configuration per (depth, seed), depth-major.
@@ -227,6 +238,14 @@ def _run_min_norm(config: dict) -> tuple:
             None if biases is None else [np.asarray(b) for b in biases],
             activation=config["activation"], convention=config["convention"])
         init = pad_to_depth(net, depth, X)
+    if init is not None and config.get("start_noise"):
+        from numerics.network import CircularCNN
+
+        filters, biases = init.to_numpy()
+        init = CircularCNN.from_numpy(
+            perturb_filters(filters, config["start_noise"], config["seed"]),
+            biases if config["bias"] else None, activation=config["activation"],
+            convention=config["convention"])
     attempts = int(config.get("start_attempts", 1)) if init is None else 1
     rtol = config.get("residual_rtol", math.inf)
     tried = []
@@ -242,6 +261,20 @@ def _run_min_norm(config: dict) -> tuple:
         if res.residual_rel <= rtol:
             break
     return min(tried, key=lambda r: (r.residual_rel > rtol, r.residual_rel)), tried
+
+
+def perturb_filters(filters: Sequence[np.ndarray], scale: float, seed: int) -> list[np.ndarray]:
+    """``W_l + scale * rms(W_l) * Z_l`` with ``Z_l`` standard Gaussian (seeded by ``seed``).
+
+    Every entry is perturbed, zeros included, relative to the layer's root-mean-square entry
+    (``rms = ||W_l||_F / sqrt(size)``), so each layer changes by about ``scale`` of its size.
+    """
+    rng = np.random.default_rng(seed)
+    out = []
+    for w in filters:
+        rms = float(np.sqrt(np.mean(np.square(w))))
+        out.append(w + scale * rms * rng.standard_normal(w.shape))
+    return out
 
 
 def network_from_arrays(arrays: dict[str, np.ndarray]) -> tuple[list, list | None]:
@@ -466,6 +499,8 @@ def summarize(spec: SweepSpec, records: Sequence[StoredRecord]) -> dict:
         "exact": exact,
         "construction_norm": construction,
         "init": spec.init,
+        "start_noise": spec.start_noise,
+        "solver": dict(spec.solver),
         "R0_exact": r0_exact if linear_net else None,
         "R1_exact": r1_exact if linear_net else None,
         "R2_exact": r2_exact if linear_net else None,

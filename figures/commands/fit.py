@@ -73,6 +73,9 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-bias", action="store_true", help="ReLU networks without biases")
     parser.add_argument("--max-iter", type=int, default=20000,
                         help="L-BFGS iteration budget per run (default 20000)")
+    parser.add_argument("--inner-iter", type=int, default=None,
+                        help="L-BFGS iterations per augmented-Lagrangian step (default: the "
+                             "engine's 200; ReLU bottleneck sweeps need ~2000, see README)")
     parser.add_argument("--residual-rtol", type=float, default=1e-6,
                         help="a run fits the data when ||f(X)-Y||/||Y|| <= this (default 1e-6)")
     parser.add_argument("--store", default=DEFAULT_STORE,
@@ -90,6 +93,9 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ladder-restarts", type=int, default=3,
                         help="ladder: random starts tried in turn until one fits the data, "
                              "where a ladder starts (smallest depth) (default 3)")
+    parser.add_argument("--start-noise", type=float, default=0.0,
+                        help="construction/ladder starts: perturb every filter entry by this "
+                             "fraction of its layer's rms (seeded by the run's seed; default 0)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_common_options(parser)
 
@@ -110,6 +116,13 @@ def spec_from_args(args: argparse.Namespace) -> SweepSpec:
         raise InputError("--workers must be >= 1")
     if not args.residual_rtol > 0:
         raise InputError("--residual-rtol must be > 0")
+    if args.inner_iter is not None and args.inner_iter < 1:
+        raise InputError("--inner-iter must be >= 1")
+    if not (math.isfinite(args.start_noise) and args.start_noise >= 0):
+        raise InputError("--start-noise must be a finite number >= 0")
+    if args.start_noise > 0 and args.init == "random":
+        raise InputError("--start-noise perturbs a construction or ladder start; "
+                         "--init random has none")
     if args.filter is not None:
         if args.param:
             raise InputError("--param applies to named targets, not to --filter")
@@ -135,12 +148,15 @@ def spec_from_args(args: argparse.Namespace) -> SweepSpec:
     if built.symmetry != "equivariant" or getattr(built, "pooled", False):
         raise InputError(f"target {built.name} has pooled outputs; cbn fit needs an "
                          f"equivariant target with per-pixel outputs")
+    solver = {"max_iter": args.max_iter}
+    if args.inner_iter is not None:  # else the engine's default
+        solver["inner_iter"] = args.inner_iter
     return SweepSpec(
         target=target, depths=depths, seeds=args.seeds, n_samples=args.samples,
         sample_seed=args.seed, width=args.width, activation=activation,
         convention=args.convention, bias=activation == "relu" and not args.no_bias,
-        solver={"max_iter": args.max_iter}, residual_rtol=args.residual_rtol,
-        init=args.init, ladder_restarts=args.ladder_restarts,
+        solver=solver, residual_rtol=args.residual_rtol,
+        init=args.init, ladder_restarts=args.ladder_restarts, start_noise=args.start_noise,
     )
 
 

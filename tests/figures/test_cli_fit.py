@@ -86,6 +86,10 @@ def test_fit_from_filter_file(tmp_path, capsys):
     (["derivative", "--param", "spatial"], "KEY=VALUE"),
     (["derivative", "--ladder-restarts", "0"], "--ladder-restarts"),
     (["derivative", "--init", "warm"], "--init"),
+    (["derivative", "--inner-iter", "0"], "--inner-iter"),
+    (["derivative", "--start-noise", "-0.1"], "--start-noise"),
+    (["derivative", "--start-noise", "nan"], "--start-noise"),
+    (["derivative", "--init", "random", "--start-noise", "0.1"], "--init random"),
 ])
 def test_fit_bad_input_one_line_nothing_written(tmp_path, capsys, args, needle):
     store = tmp_path / "store"
