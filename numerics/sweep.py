@@ -84,10 +84,28 @@ def construction_network(target: Target, depth: int, width: int) -> tuple[list, 
     filters = [target.W1, target.Q, *[proj] * (depth - 4), target.W2, target.W3]
     biases = [target.b1, target.B, *[np.zeros(c_rep)] * (depth - 4),
               target.b2 - m2_zero @ target.B, np.zeros(target.W3.shape[0])]
-    out_f, out_b, c_prev = [], [], target.c_in
+    return pad_hidden_channels(filters, biases, width)
+
+
+def pad_hidden_channels(filters: Sequence[np.ndarray], biases: Sequence[np.ndarray],
+                        width: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The same ReLU network with every hidden layer zero-padded to ``width`` channels.
+
+    ``filters[l]`` has shape ``(c_l, c_{l-1}, *grid)`` and ``biases[l]`` shape ``(c_l,)``; the
+    input and output channels are kept. Padded channels carry zeros, so the function and the
+    norm are unchanged.
+
+    Raises
+    ------
+    ValueError
+        If a hidden layer has more than ``width`` channels.
+    """
+    out_f, out_b, c_prev = [], [], filters[0].shape[1]
     for i, (w, b) in enumerate(zip(filters, biases)):
-        c_out = w.shape[0] if i == depth - 1 else width
-        pad = np.zeros((c_out, c_prev, *spatial))
+        c_out = w.shape[0] if i == len(filters) - 1 else width
+        if c_out < w.shape[0]:
+            raise ValueError(f"layer {i + 1} has {w.shape[0]} channels, more than width {width}")
+        pad = np.zeros((c_out, c_prev, *w.shape[2:]))
         pad[: w.shape[0], : w.shape[1]] = w
         bias = np.zeros(c_out)
         bias[: len(b)] = b

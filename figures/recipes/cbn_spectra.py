@@ -2,9 +2,11 @@
 
 Target ``relu(P_K x)`` (1-D and 2-D), which factors through the frequencies ``|m|_inf <= K``
 (see :mod:`figures.recipes._common`). Networks: min-norm fits (augmented Lagrangian, warm-started
-across depths); their norms are UPPER bounds. Prediction (THEORY.md 4): in the layers inside the
-bottleneck exactly the frequencies ``|m|_inf <= K`` keep one singular value near 1, every other
-singular value is near 0; the first and last layers are outside the bottleneck.
+across depths); at the deepest depth a second fit starts from the factorisation network,
+perturbed, and the lower norm of the two that fit the data is shown. Norms are UPPER bounds.
+Prediction (THEORY.md 4): in the layers inside the bottleneck exactly the frequencies
+``|m|_inf <= K`` keep one singular value near 1, every other singular value is near 0; the
+first and last layers are outside the bottleneck.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 from figures.plotting import save, subplots
 from figures.recipes._common import (
     factorisation_network,
+    factorisation_start_fit,
     frequency_label,
     lowpass_relu_data,
     min_norm_ladder,
@@ -30,6 +33,11 @@ CAPTION = ("Inside the bottleneck (all but a few layers at the ends) only the fr
            "frequency is ~0 there, while the last layer is full at every frequency.")
 
 PANELS = ("1d", "2d")
+#: Perturbation of the factorisation-network start (fraction of each layer's rms), as in the
+#: issue-5 sweep test: measured on the quick 2-D panel, 0.03 and 0 reach the same norm (62.50).
+START_NOISE = 0.03
+#: A fit counts when ||f(X) - Y|| / ||Y|| is below this (the sweeps' default residual_rtol).
+FIT_RTOL = 1e-6
 
 
 def config(mode: str) -> dict:
@@ -53,12 +61,22 @@ def config(mode: str) -> dict:
         # min_norm_fit's phase 1 (residual only) gets 10 x inner_iter iterations at most; a
         # warm start padded from the previous depth needs them to get back below 1e-6.
         p["inner_iter"] = {"tiny": 100, "quick": 200, "full": 500}[mode]
+        p["start_noise"] = START_NOISE
     return {"1d": one, "2d": two, "split": NEAR_ONE_SPLIT, "convention": "scaled",
             "target": "relu(P_K x), P_K = low-pass |m|_inf <= K ('lowpass'), Gaussian inputs"}
 
 
+def _summary(res) -> dict:
+    return {"depth": res.depth, "norm_sq": res.norm_sq, "residual_rel": res.residual_rel,
+            "converged": res.converged, "stop_reason": res.stop_reason,
+            "iterations": res.iterations}
+
+
 def _panel(cfg: dict, split: float, device: str) -> tuple[dict, dict]:
     runs = min_norm_ladder(cfg, device)
+    from_factorisation = factorisation_start_fit(cfg, runs[-1].depth, device)
+    fitting = [r for r in (runs[-1], from_factorisation) if r.residual_rel <= FIT_RTOL]
+    deep = min(fitting, key=lambda r: r.norm_sq) if fitting else runs[-1]
     spatial = tuple(cfg["spatial"])
     X, Y, keep = lowpass_relu_data(spatial, cfg["K"], cfg["samples"], cfg["seed"])
     constructed = []
@@ -69,7 +87,6 @@ def _panel(cfg: dict, split: float, device: str) -> tuple[dict, dict]:
             "norm_sq": float(sum(np.sum(f**2) for f in filters) + sum(np.sum(b**2)
                                                                      for b in biases)),
             "residual_rel": float(np.linalg.norm(out - Y) / np.linalg.norm(Y))})
-    deep = runs[-1]
     spectra = weight_spectra(deep.filters)
     middle = []
     for layer in range(2, deep.depth):  # layers 2 .. L-1 (1-based): inside the bottleneck
@@ -82,9 +99,10 @@ def _panel(cfg: dict, split: float, device: str) -> tuple[dict, dict]:
     record = {
         "spatial": list(spatial), "K": cfg["K"], "predicted_kept": int(keep.sum()),
         "predicted_kept_labels": [frequency_label(spatial, ix) for ix in kept_idx],
-        "ladder": [{"depth": r.depth, "norm_sq": r.norm_sq, "residual_rel": r.residual_rel,
-                    "converged": r.converged, "stop_reason": r.stop_reason,
-                    "iterations": r.iterations} for r in runs],
+        "ladder": [_summary(r) for r in runs],
+        "factorisation_start": {**_summary(from_factorisation), "start_noise": cfg["start_noise"]},
+        "deepest": {**_summary(deep), "start": "ladder" if deep is runs[-1] else
+                    "perturbed factorisation network"},
         "construction": constructed, "depth": deep.depth, "middle_layers": middle,
         "bound": "upper (trained networks and the explicit factorisation network)",
     }
@@ -163,17 +181,18 @@ def verdict(record: dict) -> tuple[bool | None, str]:
         good = [m for m in mids if m["kept_mask_matches"]]
         dev = max((m["max_dev_kept"] for m in good), default=float("nan"))
         drop = max((m["max_dropped"] for m in good), default=float("nan"))
-        res = rec["ladder"][-1]["residual_rel"]
-        stop = rec["ladder"][-1]["stop_reason"].split(":")[0]
+        res = rec["deepest"]["residual_rel"]
+        stop = rec["deepest"]["stop_reason"].split(":")[0]
         con = rec["construction"][-1]["norm_sq"]
-        norm = rec["ladder"][-1]["norm_sq"]
+        norm = rec["deepest"]["norm_sq"]
         near_minimal = norm <= con
         if near_minimal:
             tested.append(match)
         parts.append(f"{p} (L={rec['depth']}): {n_match} of {len(mids)} layers 2..L-1 keep "
                      f"exactly the predicted {rec['predicted_kept']} frequencies (in those: "
                      f"max|s-1| {dev:.2f}, max dropped {drop:.2f}); fit residual {res:.1e}, "
-                     f"stopped by {stop}; norm {norm:.1f} vs factorisation network {con:.1f}"
+                     f"stopped by {stop}; norm {norm:.1f} (start: {rec['deepest']['start']}) "
+                     f"vs factorisation network {con:.1f}"
                      + ("" if near_minimal else " -> OPTIMISATION FAILURE: the trained net is "
                         "not near-minimal, so this panel does not test the theory"))
     if not all(tested):

@@ -37,6 +37,11 @@ def _panels_cbn_spectra(rec, arr):
         assert arr[f"{p}_keep"].shape == tuple(rec[p]["spatial"])
         assert len(rec[p]["middle_layers"]) == L - 2
         assert rec[p]["predicted_kept_labels"]  # labels by type and degree
+        # the deepest net shown is the lower-norm fit of the two starts (ladder, factorisation)
+        fits = [r for r in (rec[p]["ladder"][-1], rec[p]["factorisation_start"])
+                if r["residual_rel"] <= 1e-6]
+        if fits:
+            assert rec[p]["deepest"]["norm_sq"] == min(r["norm_sq"] for r in fits)
     assert "constant" in rec["1d"]["predicted_kept_labels"][0]
     return 3
 

@@ -183,6 +183,26 @@ def test_bottleneck_construction_represents_target_with_upper_bound_slope():
         construction_network(get_target("derivative"), 5, 6)
 
 
+def test_pad_hidden_channels_keeps_function_and_norm():
+    from numerics.spectra import forward
+    from numerics.sweep import pad_hidden_channels
+
+    rng = np.random.default_rng(3)
+    shapes = [(2, 1), (3, 2), (1, 3)]
+    filters = [rng.standard_normal((o, i, 6)) for o, i in shapes]
+    biases = [rng.standard_normal(o) for o, _ in shapes]
+    X = rng.standard_normal((5, 1, 6))
+    pf, pb = pad_hidden_channels(filters, biases, 4)
+    assert [f.shape[:2] for f in pf] == [(4, 1), (4, 4), (1, 4)]
+    # same arithmetic plus zero channels: equal to round-off of the FFT convolutions
+    np.testing.assert_allclose(forward(pf, pb, X)[-1], forward(filters, biases, X)[-1],
+                               rtol=0, atol=1e-13)
+    norm = sum(np.sum(w**2) for w in filters + biases)
+    assert sum(np.sum(w**2) for w in pf + pb) == pytest.approx(norm, rel=1e-15)
+    with pytest.raises(ValueError, match="more than width 2"):
+        pad_hidden_channels(filters, biases, 2)
+
+
 def test_perturb_filters_relative_seeded_and_reaches_zeros():
     from numerics.sweep import perturb_filters
 
