@@ -237,3 +237,5 @@ def print_summary(s: dict, file=None) -> None:
       f"R0 UPPER bound = {_fmt(s['R0_upper_bound'], 'd')}")
     for flag in s["flags"]:
         p(f"FLAG: {flag}")
+    for hint in s.get("hints", []):
+        p(f"HINT: {hint}")

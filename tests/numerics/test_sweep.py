@@ -52,7 +52,7 @@ def test_linear_sweep_matches_closed_form_and_expansion(derivative_sweep):
     lo, hi = s["R0_interval"]
     assert lo <= s["R0_fit"] <= hi
     assert s["R0_lower_bound"] == s["R0_upper_bound"] == exact_r0
-    assert s["flags"] == []
+    assert s["flags"] == [] and s["hints"] == []
     assert s["bound"]["norm"].startswith("upper bound")
     # CBN picture of the deepest linear net: one singular value per kept frequency in every
     # layer (6 frequencies, the two zeros of sin dropped)
@@ -201,6 +201,15 @@ def test_pad_hidden_channels_keeps_function_and_norm():
     assert sum(np.sum(w**2) for w in pf + pb) == pytest.approx(norm, rel=1e-15)
     with pytest.raises(ValueError, match="more than width 2"):
         pad_hidden_channels(filters, biases, 2)
+
+
+def test_construction_flags_only_where_the_trained_norm_is_above():
+    from numerics.sweep import construction_flags
+
+    flags = construction_flags([4, 5, 6], [30.0, 40.0, 50.0], [None, 39.0, 51.0])
+    assert len(flags) == 1 and flags[0].startswith("depth 5: best trained norm 40")
+    assert "optimisation failure" in flags[0]
+    assert construction_flags([4], [30.0], [30.0]) == []  # equal is not above
 
 
 def test_perturb_filters_relative_seeded_and_reaches_zeros():
