@@ -438,7 +438,7 @@ def _augmented_lagrangian(net, fit, check, include_bias, max_iter, tol, gtol, in
         # start) is often a few Gauss-Newton steps from the data
         info["phase1_restoration"] = _restore_feasibility(net, Xt, Yt, PHASE1_TOL,
                                                           include_bias)["restoration"]
-        res = max_residual()
+        res = info["phase1_restoration"]["residual_max_rel_after"]  # of the network it kept
     info["phase1_seconds"] = time.perf_counter() - t_start
     with torch.no_grad():
         norm = float(net.parameter_norm_sq(include_bias))

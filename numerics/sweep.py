@@ -257,13 +257,10 @@ def _run_min_norm(config: dict) -> tuple:
             activation=config["activation"], convention=config["convention"])
         init = pad_to_depth(net, depth, X)
     if init is not None and config.get("start_noise"):
-        from numerics.network import CircularCNN
-
         filters, biases = init.to_numpy()
-        init = CircularCNN.from_numpy(
-            perturb_filters(filters, config["start_noise"], config["seed"]),
-            biases if config["bias"] else None, activation=config["activation"],
-            convention=config["convention"])
+        init = perturbed_network(filters, biases if config["bias"] else None,
+                                 config["start_noise"], config["seed"], config["activation"],
+                                 config["convention"])
     attempts = int(config.get("start_attempts", 1)) if init is None else 1
     rtol = config.get("residual_rtol", math.inf)
     tried = []
@@ -293,6 +290,17 @@ def perturb_filters(filters: Sequence[np.ndarray], scale: float, seed: int) -> l
         rms = float(np.sqrt(np.mean(np.square(w))))
         out.append(w + scale * rms * rng.standard_normal(w.shape))
     return out
+
+
+def perturbed_network(filters: Sequence[np.ndarray], biases: Sequence[np.ndarray] | None,
+                      scale: float, seed: int, activation: str = "relu",
+                      convention: str = "scaled"):
+    """The :class:`numerics.network.CircularCNN` with filters :func:`perturb_filters` and the
+    given biases (None: a network without biases): a perturbed start for the engine."""
+    from numerics.network import CircularCNN
+
+    return CircularCNN.from_numpy(perturb_filters(filters, scale, seed), biases,
+                                  activation=activation, convention=convention)
 
 
 def network_from_arrays(arrays: dict[str, np.ndarray]) -> tuple[list, list | None]:

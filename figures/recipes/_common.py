@@ -25,8 +25,7 @@ from numerics.fourier import (
     self_conjugate_mask,
 )
 from numerics.minnorm import min_norm_fit, pad_to_depth
-from numerics.network import CircularCNN
-from numerics.sweep import pad_hidden_channels, perturb_filters
+from numerics.sweep import pad_hidden_channels, perturbed_network
 from numerics.targets import get_target
 
 
@@ -145,7 +144,7 @@ def factorisation_start_fit(cfg: dict, depth: int, device: str = "cpu"):
 
     The start is :func:`factorisation_network` padded to ``cfg['width']`` channels, every filter
     entry moved by ``cfg['start_noise']`` times its layer's rms
-    (:func:`numerics.sweep.perturb_filters`, seeded by ``cfg['seed']``): unperturbed, its
+    (:func:`numerics.sweep.perturbed_network`, seeded by ``cfg['seed']``): unperturbed, its
     dropped frequencies and padded channels are exact zeros that no gradient moves. ``cfg`` has
     the keys of :func:`min_norm_ladder` plus ``start_noise``.
 
@@ -156,8 +155,7 @@ def factorisation_start_fit(cfg: dict, depth: int, device: str = "cpu"):
     X, Y, _ = lowpass_relu_data(cfg["spatial"], cfg["K"], cfg["samples"], cfg["seed"])
     filters, biases = pad_hidden_channels(*factorisation_network(cfg["spatial"], cfg["K"], X,
                                                                  depth), cfg["width"])
-    start = CircularCNN.from_numpy(perturb_filters(filters, cfg["start_noise"], cfg["seed"]),
-                                   biases, activation="relu", convention="scaled")
+    start = perturbed_network(filters, biases, cfg["start_noise"], cfg["seed"])
     return min_norm_fit(X, Y, depth, [cfg["width"]] * (depth - 1), seed=cfg["seed"],
                         init=start, max_iter=cfg["max_iter"], inner_iter=cfg["inner_iter"],
                         device=device)
