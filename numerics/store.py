@@ -18,6 +18,10 @@ last: the JSON is the commit marker and carries the checksum of the NPZ. A recor
 if its JSON parses, its own checksum matches, its key matches its configuration, and the NPZ
 exists with the recorded checksum; anything else is *corrupt*: it is moved to ``corrupt/`` and
 the run is recomputed. An interrupted write leaves at most a ``*.tmp`` file, which is ignored.
+
+A write that fails (disk full, permissions changed, the folder removed) raises
+:class:`StoreWriteError`, whose one-line message says how many records of this store object are
+in the folder: they are complete, and a rerun of the same work reuses them and resumes.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import time
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -35,8 +40,35 @@ from typing import Any
 
 import numpy as np
 
+from numerics.inputs import InputError
+from numerics.paths import check_writable_folder
+
 DEFAULT_STORE = "cbn-results"
 FORMAT = 1
+
+#: Names a store folder may hold: records, their temporary files, the ``corrupt/`` folder.
+_STORE_ENTRY = re.compile(r"^([0-9a-f]{64}\.(json|npz)|.*\.tmp|corrupt|\..*)$")
+
+
+class StoreWriteError(RuntimeError):
+    """A record could not be written; the message (one line) says what was kept."""
+
+
+def check_store_folder(path: str | os.PathLike, option: str = "--store") -> Path:
+    """Return ``path`` if it can be used as a store, else raise :class:`InputError` (one line).
+
+    A store folder is new, or an existing folder that holds nothing but store entries (records,
+    temporary files, ``corrupt/``, hidden files), and that accepts new files
+    (:func:`numerics.paths.check_writable_folder`). Nothing is created.
+    """
+    folder = check_writable_folder(path, option)
+    if folder.is_dir():
+        foreign = sorted(e.name for e in folder.iterdir() if not _STORE_ENTRY.match(e.name))
+        if foreign:
+            raise InputError(f"{option} {folder} is not a result store of this toolkit (it holds "
+                             f"{foreign[0]!r} and {len(foreign) - 1} other foreign entries); "
+                             f"give a new or empty folder, or an existing store")
+    return folder
 
 
 def package_version() -> str:
@@ -116,19 +148,41 @@ class ResultStore:
             raise ValueError(f"store {self.root} exists and is not a folder")
         #: keys found corrupt by :meth:`load` during this session (moved to ``corrupt/``)
         self.corrupt_keys: list[str] = []
+        #: keys of the verified records this object loaded or wrote (complete in the folder)
+        self.kept_keys: set[str] = set()
 
     def paths(self, key: str) -> tuple[Path, Path]:
         """``(json_path, npz_path)`` of a key."""
         return self.root / f"{key}.json", self.root / f"{key}.npz"
 
     def save(self, config: dict, record: dict, arrays: dict[str, np.ndarray]) -> StoredRecord:
-        """Write one record atomically (NPZ first, then the JSON commit marker)."""
+        """Write one record atomically (NPZ first, then the JSON commit marker).
+
+        Raises
+        ------
+        StoreWriteError
+            The folder cannot take the record (the OS reason and the number of complete
+            records of this object are in the message). The folder is created on the first
+            write only: one that disappears later is an error, not silently recreated empty.
+        """
         key = config_key(config)
-        self.root.mkdir(parents=True, exist_ok=True)
-        json_path, npz_path = self.paths(key)
         buf = io.BytesIO()
         np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
         npz_bytes = buf.getvalue()
+        try:
+            if not self.kept_keys:
+                self.root.mkdir(parents=True, exist_ok=True)
+            self._write(key, config, record, npz_bytes)
+        except OSError as exc:
+            raise StoreWriteError(
+                f"cannot write a record to the store {self.root} ({exc.strerror or exc}); "
+                f"{len(self.kept_keys)} finished record(s) of this run are complete there: "
+                f"fix the folder and rerun the same command to resume from them") from exc
+        self.kept_keys.add(key)
+        return StoredRecord(key, config, record, {k: np.asarray(v) for k, v in arrays.items()})
+
+    def _write(self, key: str, config: dict, record: dict, npz_bytes: bytes) -> None:
+        json_path, npz_path = self.paths(key)
         _atomic_write(npz_path, npz_bytes)
         body = {
             "format": FORMAT,
@@ -141,7 +195,6 @@ class ResultStore:
         }
         body["payload_sha256"] = _sha256(canonical_json(body).encode())
         _atomic_write(json_path, (json.dumps(body, indent=1, allow_nan=False) + "\n").encode())
-        return StoredRecord(key, config, record, {k: np.asarray(v) for k, v in arrays.items()})
 
     def load(self, config: dict) -> StoredRecord | None:
         """The verified record of ``config``, or None if absent or corrupt (then moved aside)."""
@@ -154,6 +207,7 @@ class ResultStore:
             return None
         problem, stored = self._verify(key, json_path, npz_path)
         if problem is None:
+            self.kept_keys.add(key)
             return stored
         self._quarantine(key, problem)
         return None

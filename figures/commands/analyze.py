@@ -102,10 +102,16 @@ def _plot_energy(energies: list[np.ndarray], path: Path) -> None:
     plt.close(fig)
 
 
+def default_out(args: argparse.Namespace) -> str:
+    """The report folder when ``--out`` is not given: ``cbn-analyze-<target name>``."""
+    name = target_from_config(spec_from_args(args).target).name
+    return f"cbn-analyze-{name.replace(':', '_')}"
+
+
 def run(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)  # validates everything before any file is written
     summary = run_sweep(args)
-    out = Path(args.out or f"cbn-analyze-{summary['target'].replace(':', '_')}")
+    out = Path(args.out or default_out(args))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:

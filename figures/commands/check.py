@@ -26,6 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_options(parser)
 
 
+def default_out(args: argparse.Namespace) -> str | None:
+    """The report folder when ``--out`` is not given (``--list`` writes nothing)."""
+    return None if args.list else "cbn-out/check"
+
+
 def run(args: argparse.Namespace) -> int:
     claims = select_claims(args.only)
     if args.list:
@@ -39,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
     records = run_checks(claims, mode, progress)
     env = environment()
-    out = Path(args.out or "cbn-out/check")
+    out = Path(args.out or default_out(args))
     json_path, md_path = write_report(records, env, mode, out)
     ok = all(r["ok"] for r in records)
     if args.json:

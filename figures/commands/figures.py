@@ -46,9 +46,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_options(parser)
 
 
+def default_out(args: argparse.Namespace) -> str:
+    """The image folder when ``--out`` is not given."""
+    return "cbn-out/figures"
+
+
 def render(names, args) -> list:
     device = resolve_device(args.device)
-    out = Path(args.out or "cbn-out/figures")
+    out = Path(args.out or default_out(args))
     store = ResultStore(args.store)
     results = []
     for i, name in enumerate(names):

@@ -23,9 +23,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_options(parser)
 
 
+def default_out(args: argparse.Namespace) -> str:
+    """The report folder when ``--out`` is not given."""
+    return "cbn-out/reproduce"
+
+
 def run(args: argparse.Namespace) -> int:
     mode = mode_of(args)
-    out = Path(args.out or "cbn-out/reproduce")
+    out = Path(args.out or default_out(args))
     args.out = str(out / "figures")
     timings = {}
     start = time.perf_counter()
