@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from figures.files import json_text, write_text_atomic
 from theory.claims import Claim, run_claim
 
 PACKAGES = ("cbn-toolkit", "numpy", "scipy", "torch", "cvxpy", "scs", "clarabel", "sympy",
@@ -97,17 +98,10 @@ def markdown(records: list[dict], env: dict, mode: str) -> str:
 
 def write_report(records: list[dict], env: dict, mode: str, out: Path) -> tuple[Path, Path]:
     """Write report.json and report.md atomically into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
     payload = {"mode": mode, "passed": all(r["ok"] for r in records),
                "summary": summary_line(records), "n_claims": len(records),
                "n_passed": sum(r["verdict"] == "PASS" for r in records),
                "n_findings": sum(r["verdict"] == "FINDING" for r in records),
                "environment": env, "claims": records}
-    paths = []
-    for name, text in (("report.json", json.dumps(payload, indent=2, default=str)),
-                       ("report.md", markdown(records, env, mode))):
-        tmp = out / f".{name}.tmp"
-        tmp.write_text(text)
-        tmp.replace(out / name)
-        paths.append(out / name)
-    return paths[0], paths[1]
+    return (write_text_atomic(out / "report.json", json_text(payload)),
+            write_text_atomic(out / "report.md", markdown(records, env, mode)))

@@ -1,7 +1,11 @@
 """The ``cbn`` command line: dispatches to one module per subcommand in :mod:`figures.commands`.
 
-Bad input ends with a one-line message on stderr and exit status 2, never a traceback. The
-folders a command will write (``--out``, or the command's default output folder, and
+Exit status: 0 success; 2 usage errors and bad input (one line on stderr, never a traceback);
+1 a failure inside the toolkit or of the machine (one line; ``cbn --debug COMMAND ...`` shows the
+traceback); 130 interrupted. Only the chosen command's module is imported, so ``cbn --help`` and
+``cbn --version`` load no numerical library.
+
+The folders a command will write (``--out``, or the command's default output folder, and
 ``--store``) are checked before any work by :func:`check_output_paths`, so a bad path costs
 nothing and creates nothing. A write that fails later (disk full, permissions changed, folder
 removed) ends with one line and exit status 1; store records finished before it are kept.
@@ -11,18 +15,28 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import sys
+import traceback
 from collections.abc import Sequence
-from pathlib import Path
+from importlib.metadata import PackageNotFoundError, version
 
+from figures.files import json_text, write_json_file  # noqa: F401 (used by commands)
 from numerics.inputs import InputError
 from numerics.paths import check_writable_folder
 from numerics.store import StoreWriteError, check_store_folder
 
-#: Subcommand modules, in the order ``cbn --help`` lists them.
-COMMANDS: tuple[str, ...] = ("linear", "check", "targets", "figures", "reproduce", "convex", "fit",
-                             "analyze")
+#: Subcommands with their one-line help, in the order ``cbn --help`` lists them.
+COMMANDS: dict[str, str] = {
+    "linear": "closed-form representation cost R(A;L), R0/R1/R2 and CBN rank of a linear filter",
+    "check": "run the claim checks of the theory and write report.md / report.json",
+    "targets": "list registered targets (built-in, entry points) with shapes and known properties",
+    "figures": "regenerate figures (all, or the named ones) through the result store",
+    "reproduce": "the main job: every claim check, every figure, one report (report.md)",
+    "convex": "depth-2 convex programs on data: linear CNN interpolation, max-margin, "
+              "two-layer ReLU (fully connected or circular)",
+    "fit": "minimal-norm fits across depths and the fit of L*R0 + R1 (+ R2/L), with bounds",
+    "analyze": "sweep, fits, bounds and CBN plots of one target, written to one report folder",
+}
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -43,44 +57,37 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
 
-def print_json(obj: dict) -> None:
-    """Print ``obj`` as JSON (NaN/inf are not valid JSON and are written as null)."""
-    print(json.dumps(obj, indent=2, default=_jsonable, allow_nan=False))
+def print_json(obj) -> None:
+    """Print ``obj`` on stdout as JSON (:func:`figures.files.json_text`: NaN/inf as null)."""
+    print(json_text(obj))
 
 
-def write_json_file(out_dir: str, name: str, obj: dict) -> Path:
-    """Write ``obj`` as ``out_dir/name`` atomically (temporary file, then rename)."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f"{name}.tmp"
-    tmp.write_text(json.dumps(obj, indent=2, default=_jsonable))
-    tmp.replace(out / name)
-    return out / name
+def package_version() -> str:
+    try:
+        return version("cbn-toolkit")
+    except PackageNotFoundError:  # a source tree that is not installed
+        return "unknown"
 
 
-def _jsonable(value):
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``cbn`` parser; only ``command``'s module is imported and given its arguments."""
     parser = OneLineParser(
         prog="cbn",
         description="Verify the Convolution Bottleneck theory of circular CNNs numerically.",
     )
+    parser.add_argument("--version", action="version",
+                        version=f"cbn-toolkit {package_version()}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of a failure (anywhere on the line)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     sub.required = True
-    for name in COMMANDS:
-        module = importlib.import_module(f"figures.commands.{name}")
-        p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
-        module.add_arguments(p)
-        p.set_defaults(_run=module.run, _prog=f"cbn {module.NAME}",
-                       _default_out=getattr(module, "default_out", None))
+    for name, text in COMMANDS.items():
+        p = sub.add_parser(name, help=text, description=text)
+        if name == command:
+            module = importlib.import_module(f"figures.commands.{name}")
+            module.add_arguments(p)
+            p.set_defaults(_run=module.run, _prog=f"cbn {name}",
+                           _default_out=getattr(module, "default_out", None))
     return parser
 
 
@@ -102,25 +109,40 @@ def check_output_paths(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(command if command in COMMANDS else None).parse_args(argv)
     try:
         check_output_paths(args)
         return int(args._run(args) or 0)
-    except (InputError, ValueError, FileNotFoundError) as exc:
-        return _fail(args, str(exc) or type(exc).__name__, EXIT_BAD_INPUT)
-    except StoreWriteError as exc:
-        return _fail(args, str(exc), EXIT_FAILED)
-    except OSError as exc:  # an output folder that failed during the work
-        where = f" {exc.filename}" if exc.filename else ""
-        return _fail(args, f"cannot write{where}: {exc.strerror or exc}; check the output "
-                           f"folder and rerun (finished store records are reused)", EXIT_FAILED)
     except KeyboardInterrupt:
         print(f"{args._prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        return _fail(args, exc)
 
 
-def _fail(args: argparse.Namespace, message: str, status: int) -> int:
-    print(f"{args._prog}: error: {message.splitlines()[0]}", file=sys.stderr)
+def _fail(args: argparse.Namespace, exc: Exception) -> int:
+    """One line on stderr for ``exc`` and the exit status it deserves."""
+    if isinstance(exc, InputError):
+        message, status = str(exc), EXIT_BAD_INPUT
+    elif isinstance(exc, StoreWriteError):
+        message, status = str(exc), EXIT_FAILED
+    elif isinstance(exc, OSError):  # an output folder or file that failed during the work
+        where = f" {exc.filename}" if exc.filename else ""
+        message = (f"cannot write{where}: {exc.strerror or exc}; check the output folder "
+                   f"and rerun (finished store records are reused)")
+        status = EXIT_FAILED
+    else:
+        message = (f"internal error: {type(exc).__name__}: {exc} (a bug of the toolkit; "
+                   f"rerun with --debug for the traceback and report it)")
+        status = EXIT_FAILED
+    print(f"{args._prog}: error: {(message or type(exc).__name__).splitlines()[0]}",
+          file=sys.stderr)
     return status
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from figures.check_report import markdown as claims_markdown
 from figures.check_report import summary_line
+from figures.files import json_text, write_text_atomic
 from figures.recipe_runner import FigureResult
 
 
@@ -41,9 +42,5 @@ def write_reproduction_report(claims: list[dict], figures: list[FigureResult], e
         claims_markdown(claims, env, mode).replace("# cbn-toolkit verification report", "# Claims")
     payload = {"mode": mode, "timings": timings, "environment": env, "claims": claims,
                "figures": [f.__dict__ for f in figures]}
-    for name, body in (("report.md", text), ("report.json", json.dumps(payload, indent=1,
-                                                                        default=str))):
-        tmp = out_dir / f".{name}.tmp"
-        tmp.write_text(body)
-        tmp.replace(out_dir / name)
-    return out_dir / "report.md"
+    write_text_atomic(out_dir / "report.json", json_text(payload))
+    return write_text_atomic(out_dir / "report.md", text)

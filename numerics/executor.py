@@ -17,6 +17,8 @@ import signal
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from numerics.inputs import InputError
+
 
 def available_cores() -> int:
     """Cores this process may use (CPU affinity where the OS reports it)."""
@@ -131,7 +133,8 @@ class DaskExecutor(SerialExecutor):
             try:
                 self.client = Client(scheduler, timeout=f"{timeout}s")
             except (OSError, TimeoutError) as exc:
-                raise ValueError(f"cannot reach Dask scheduler {scheduler}: {exc}") from None
+                raise InputError(f"cannot reach Dask scheduler {scheduler}: {exc}; check the "
+                                 f"address (tcp://HOST:8786) and that the scheduler runs") from None
             self._owned = True
 
     def map_unordered(self, fn, payloads):

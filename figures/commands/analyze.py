@@ -22,21 +22,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from figures.cli import print_json  # noqa: E402
+from figures.cli import print_json, write_json_file  # noqa: E402
 from figures.commands.fit import (  # noqa: E402
-    _clean,
     add_sweep_arguments,
     print_summary,
     run_sweep,
     spec_from_args,
-    write_json,
 )
 from numerics.spectra import activation_energy, weight_spectra  # noqa: E402
 from numerics.store import ResultStore  # noqa: E402
 from numerics.sweep import network_from_arrays, target_from_config  # noqa: E402
-
-NAME = "analyze"
-HELP = "sweep, fits, bounds and CBN plots of one target, written to one report folder"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -119,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         filters, biases = network_from_arrays(stored.arrays)
         target = target_from_config(spec.target)
         X = target.sample(spec.n_samples, spec.sample_seed)
-        write_json(tmp / "summary.json", summary)
+        write_json_file(tmp, "summary.json", summary)
         _plot_norms(summary, tmp / "norm_vs_depth.png")
         _plot_spectra(filters, spec.convention, tmp / "weight_spectra.png")
         _plot_energy(activation_energy(filters, biases, X, spec.activation, spec.convention),
@@ -147,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if args.json:
-        print_json(_clean({**summary, "report_folder": str(out)}))
+        print_json({**summary, "report_folder": str(out)})
     else:
         print_summary(summary)
         print(f"report written to {out}/")

@@ -6,16 +6,13 @@ Exit status 0 only when every asserted claim passes and every recorded finding s
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from figures.check_report import environment, run_checks, summary_line, write_report
-from figures.cli import add_common_options
+from figures.cli import add_common_options, print_json
+from numerics.inputs import InputError
 from theory.claims import select_claims
-
-NAME = "check"
-HELP = "run the claim checks of the theory and write report.md / report.json"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +29,10 @@ def default_out(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    claims = select_claims(args.only)
+    try:
+        claims = select_claims(args.only)
+    except ValueError as exc:  # theory/ knows no InputError (it imports nothing of ours)
+        raise InputError(str(exc)) from None
     if args.list:
         for c in claims:
             print(f"{c.id:40s} {c.kind}")
@@ -48,8 +48,8 @@ def run(args: argparse.Namespace) -> int:
     json_path, md_path = write_report(records, env, mode, out)
     ok = all(r["ok"] for r in records)
     if args.json:
-        print(json.dumps({"mode": mode, "passed": ok, "report": str(md_path),
-                          "environment": env, "claims": records}, indent=2, default=str))
+        print_json({"mode": mode, "passed": ok, "report": str(md_path), "environment": env,
+                    "claims": records})
     else:
         for r in records:
             print(f"{r['verdict']:8s}  {r['id']:40s} measured={r['measured']!s:.40}  "

@@ -11,12 +11,9 @@ from figures.cli import add_common_options, print_json, write_json_file
 from numerics.convex.interpolation import METHODS, interpolate
 from numerics.convex.margin import max_margin
 from numerics.convex.relu2 import BIAS_MODES, relu2_circular, relu2_fc
-from numerics.convex.solver import SOLVERS, ConvexSolveError
+from numerics.convex.solver import SOLVERS, ConvexSolveError, InfeasibleDataError
 from numerics.inputs import Data, InputError, load_data
 
-NAME = "convex"
-HELP = ("depth-2 convex programs on data: linear CNN interpolation, max-margin, "
-        "two-layer ReLU (fully connected or circular)")
 PROGRAMS: tuple[str, ...] = ("interpolate", "margin", "relu2", "relu2-circular")
 EXIT_SOLVER_FAILED = 1
 
@@ -109,9 +106,9 @@ def run(args: argparse.Namespace) -> int:
     y = _targets(data, args.program)
     try:
         report = _solve(args, data, y)
+    except InfeasibleDataError as exc:  # the data admit no solution: bad input, exit 2
+        raise InputError(str(exc)) from None
     except ConvexSolveError as exc:
-        if isinstance(exc, ValueError):  # infeasible data: bad input (exit 2 via the CLI)
-            raise
         print(f"cbn convex: error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return EXIT_SOLVER_FAILED
     record = report["record"]

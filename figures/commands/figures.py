@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from figures.cli import add_common_options
+from figures.cli import add_common_options, print_json
 from figures.recipe_runner import recipe_module, run_recipe
 from figures.recipes import RECIPES
 from numerics.inputs import InputError
 from numerics.store import DEFAULT_STORE, ResultStore
-
-NAME = "figures"
-HELP = "regenerate figures (all, or the named ones) through the result store"
 
 
 def add_figure_options(parser: argparse.ArgumentParser) -> None:
@@ -72,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(str(exc)) from None
     results = render(names, args)
     if args.json:
-        print(json.dumps([r.__dict__ for r in results], indent=2, default=str))
+        print_json([r.__dict__ for r in results])
     else:
         for r in results:
             mark = {True: "agrees", False: "DISAGREES", None: "-"}[r.agrees]

@@ -13,9 +13,6 @@ import argparse
 import json
 import math
 import sys
-from pathlib import Path
-
-import numpy as np
 
 from figures.cli import add_common_options, print_json, write_json_file
 from numerics.executor import make_executor
@@ -30,9 +27,6 @@ from numerics.sweep import (
     target_from_config,
 )
 from numerics.targets import validate_target
-
-NAME = "fit"
-HELP = "minimal-norm fits across depths and the fit of L*R0 + R1 (+ R2/L), with bounds"
 
 
 def _depths(text: str) -> list[int]:
@@ -174,32 +168,12 @@ def run_sweep(args: argparse.Namespace) -> dict:
     return summary
 
 
-def _clean(value):
-    """NaN/inf -> None recursively (JSON has no NaN)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.generic):
-        return _clean(value.item())
-    return value
-
-
-def write_json(path: Path, obj: dict) -> None:
-    """Write JSON atomically (:func:`figures.cli.write_json_file`), NaN/inf as null."""
-    write_json_file(str(path.parent), path.name, _clean(obj))
-
-
 def run(args: argparse.Namespace) -> int:
     summary = run_sweep(args)
     if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        write_json(out / "fit.json", summary)
+        write_json_file(args.out, "fit.json", summary)
     if args.json:
-        print_json(_clean(summary))
+        print_json(summary)
     else:
         print_summary(summary)
     return 0

@@ -10,9 +10,6 @@ from figures.cli import add_common_options, print_json, write_json_file
 from numerics.inputs import InputError, check_depths, load_filter
 from numerics.linear import RANK_RTOL, analyze_linear_filter
 
-NAME = "linear"
-HELP = "closed-form representation cost R(A;L), R0/R1/R2 and CBN rank of a linear filter"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("filter", help="filter .npy of shape (c_out, c_in, *spatial)")

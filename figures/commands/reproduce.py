@@ -14,9 +14,6 @@ from figures.recipes import RECIPES
 from figures.reproduce_report import write_reproduction_report
 from theory.claims import all_claims
 
-NAME = "reproduce"
-HELP = "the main job: every claim check, every figure, one report (report.md)"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_figure_options(parser)

@@ -9,9 +9,6 @@ from numerics.inputs import InputError
 from numerics.targets import get_target, list_targets, validate_target
 from numerics.targets.loading import target_source
 
-NAME = "targets"
-HELP = "list registered targets (built-in, entry points) with shapes and known properties"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(

@@ -12,6 +12,7 @@ from numerics.executor import (
     available_cores,
     make_executor,
 )
+from numerics.inputs import InputError
 
 
 def seeded_work(payload: dict) -> dict:
@@ -55,5 +56,5 @@ def test_make_executor_and_bad_scheduler():
     assert make_executor().workers == available_cores()
     with pytest.raises(ValueError, match="workers"):
         LocalExecutor(workers=0)
-    with pytest.raises(ValueError, match="cannot reach Dask scheduler"):
+    with pytest.raises(InputError, match="cannot reach Dask scheduler"):
         DaskExecutor("tcp://127.0.0.1:1", timeout=1)

@@ -1,0 +1,42 @@
+"""How the command line writes files: one JSON encoding, atomic replacement."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename, so
+    a reader never sees half a file; the folder is created if missing."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+    return path
+
+
+def json_text(obj) -> str:
+    """``obj`` as indented JSON: NaN and +-inf become null (JSON has neither), numpy scalars
+    and arrays become numbers and lists. The one JSON writer of the command line."""
+    return json.dumps(_jsonable(obj), indent=2, allow_nan=False, default=str)
+
+
+def write_json_file(out_dir: str | Path, name: str, obj) -> Path:
+    """Write :func:`json_text` of ``obj`` as ``out_dir/name`` atomically (temporary, rename)."""
+    return write_text_atomic(Path(out_dir) / name, json_text(obj) + "\n")
+
+
+def _jsonable(value):
+    """Recursively: non-finite floats -> None, numpy -> Python, tuples -> lists."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if type(value).__module__ == "numpy":  # numpy scalars and arrays (numpy not imported here)
+        return _jsonable(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
