@@ -1,1 +1,13 @@
-"""Floating-point side of cbn-toolkit: Fourier algebra, closed forms, programs, engines."""
+"""Floating-point side of cbn-toolkit: Fourier algebra, closed forms, programs, engines.
+
+Importing this package sets ``OMP_WAIT_POLICY=PASSIVE`` unless the environment already sets
+it: OpenMP threads that wait (torch's intra-op pool between parallel regions) then sleep
+instead of spinning. On a machine shared with other jobs, spinning threads burn the cores
+those jobs need and slow everything down several-fold. The OpenMP runtime reads the variable
+once, when torch is first imported, so this package must be imported before torch (the
+``cbn`` command and the test suite do so).
+"""
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -14,32 +14,12 @@ from __future__ import annotations
 import os
 import time
 
-import cvxpy as cp
-import numpy as np
 import pytest
 
-from numerics.convex.interpolation import data_spectra, interpolate
-from numerics.fourier import circular_conv
+from numerics.benchmarks.convex import instance, naive_cvxpy
+from numerics.convex.interpolation import interpolate
 
 D, CHANNELS, SAMPLES = 64, 16, 8
-
-
-def _instance(d: int, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    W = rng.standard_normal((CHANNELS, CHANNELS, d))
-    X = rng.standard_normal((SAMPLES, CHANNELS, d))
-    return X, circular_conv(W, X)
-
-
-def _naive(X, Y, solver: str) -> tuple[float, float, str]:
-    """All frequencies, complex variables, one problem, cvxpy's default solver settings."""
-    Xm, Ym = data_spectra(X, Y)
-    blocks = [cp.Variable((CHANNELS, CHANNELS), complex=True) for _ in range(Xm.shape[0])]
-    cons = [A @ Xm[m] == Ym[m] for m, A in enumerate(blocks)]
-    problem = cp.Problem(cp.Minimize(2 * sum(cp.normNuc(A) for A in blocks)), cons)
-    start = time.perf_counter()
-    problem.solve(solver=solver)
-    return problem.value, time.perf_counter() - start, problem.status
 
 
 def _ours(X, Y, repeats: int = 5) -> tuple[float, float, dict]:
@@ -53,11 +33,11 @@ def _ours(X, Y, repeats: int = 5) -> tuple[float, float, dict]:
 
 @pytest.mark.bench
 def test_interpolation_benchmark():
-    X, Y = _instance(D)
+    X, Y = instance(D, CHANNELS, SAMPLES)
     value, t_ours, cert = _ours(X, Y)
     # Accuracy of our route: the dual certificate closes the gap to round-off (<< 1e-8).
     assert abs(cert["certified_gap"]) <= 1e-8 * value
-    v_scs, t_scs, st_scs = _naive(X, Y, "SCS")
+    v_scs, t_scs, st_scs = naive_cvxpy(X, Y, "SCS")
     assert st_scs in ("optimal", "optimal_inaccurate")
     print(f"\ninterpolation, d={D} frequencies, {CHANNELS} channels, {SAMPLES} samples")
     print(f"  ours (closed form + dual certificate)  : {t_ours * 1e3:9.2f} ms   value "
@@ -75,9 +55,9 @@ def test_interpolation_benchmark():
         d_cl, Xc, Yc = D, X, Y
     else:
         d_cl = int(os.environ.get("CBN_BENCH_CLARABEL_D", "8"))
-        Xc, Yc = _instance(d_cl)
+        Xc, Yc = instance(d_cl, CHANNELS, SAMPLES)
     v_ref, t_ref, _ = _ours(Xc, Yc)
-    v_cl, t_cl, st_cl = _naive(Xc, Yc, "CLARABEL")
+    v_cl, t_cl, st_cl = naive_cvxpy(Xc, Yc, "CLARABEL")
     print(f"  naive cvxpy Clarabel, default, d={d_cl:<3}  : {t_cl:9.2f} s    value {v_cl:.10f}  "
           f"(rel. error {abs(v_cl - v_ref) / v_ref:.1e}, status {st_cl})  ratio to ours at "
           f"the same d ({t_ref * 1e3:.2f} ms) {t_cl / t_ref:,.0f}x")

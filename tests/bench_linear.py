@@ -6,44 +6,26 @@ Run on demand: ``pytest -m bench tests/bench_linear.py -s``. Not part of the def
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
-from numerics.fourier import dense_operator
+from numerics.benchmarks.linear import dense_cost
+from numerics.benchmarks.result import best_time
 from numerics.linear import analyze_linear_filter
-
-
-def _best_of(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def _naive_cost(filters: np.ndarray, depth: int) -> float:
-    """R(A; L) from the singular values of the dense operator (scaled convention: the DFT is
-    unitary, so the dense operator's singular values are the union of the blocks' ones)."""
-    s = np.linalg.svd(dense_operator(filters), compute_uv=False)
-    s = s[s > 1e-8 * s.max()]
-    return depth * float(np.sum(s ** (2.0 / depth)))
 
 
 @pytest.mark.bench
 def test_bench_closed_form_large_and_ratio_to_dense():
     rng = np.random.default_rng(0)
     big = rng.standard_normal((64, 64, 64, 64))
-    t_big = _best_of(lambda: analyze_linear_filter(big, [4]), 3)
+    t_big, _ = best_time(lambda: analyze_linear_filter(big, [4]), 3)
 
     small = rng.standard_normal((8, 8, 12, 12))
     ours = analyze_linear_filter(small, [4]).cost[0]
-    naive = _naive_cost(small, 4)
+    naive = dense_cost(small, 4)
     assert abs(ours - naive) / naive < 1e-10  # same number by both routes
-    t_ours = _best_of(lambda: analyze_linear_filter(small, [4]), 5)
-    t_naive = _best_of(lambda: _naive_cost(small, 4), 2)
+    t_ours, _ = best_time(lambda: analyze_linear_filter(small, [4]), 5)
+    t_naive, _ = best_time(lambda: dense_cost(small, 4), 2)
     print(f"\nclosed form, 64x64 grid, 64->64 channels: {t_big:.3f} s (goal < 2 s)")
     print(f"12x12 grid, 8->8 channels: closed form {t_ours * 1e3:.2f} ms, dense SVD "
           f"{t_naive:.3f} s, ratio {t_naive / t_ours:.0f}x")

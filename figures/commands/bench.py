@@ -1,0 +1,56 @@
+"""``cbn bench [--quick] [--only NAME ...] [--json] [--out DIR]``: the performance benchmarks,
+each a ratio against a baseline timed in the same run, as one table."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from figures.cli import print_json, write_json_file
+from figures.files import write_text_atomic
+from numerics.benchmarks import BENCHMARKS, BenchResult, machine_note, run_benchmark
+from numerics.inputs import InputError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true",
+                        help="small sizes (about a minute in all on 2 cores)")
+    parser.add_argument("--only", action="append", default=None, metavar="NAME",
+                        help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}")
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.add_argument("--out", default=None, help="folder for bench.json and bench.md")
+
+
+def table(results: list[BenchResult]) -> str:
+    """Markdown table: job, baseline, both times, the ratio, how the numbers agree."""
+    rows = ["| benchmark | job | baseline | ours (s) | baseline (s) | ratio | agreement |",
+            "|---|---|---|---|---|---|---|"]
+    for r in results:
+        ratio = f"{'>= ' if r.ratio_is_lower_bound else ''}{r.ratio:,.3g}x"
+        rows.append(f"| {r.name} | {r.job} | {r.baseline} | {r.seconds:.3g} | "
+                    f"{r.baseline_seconds:.3g} | {ratio} | {r.agreement} |")
+    return "\n".join(rows)
+
+
+def run(args: argparse.Namespace) -> int:
+    names = args.only or list(BENCHMARKS)
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        raise InputError(f"unknown benchmark {unknown[0]!r}; known: {', '.join(BENCHMARKS)}")
+    results = []
+    for i, name in enumerate(names):
+        print(f"[{i + 1}/{len(names)}] benchmark {name} ({'quick' if args.quick else 'full'})",
+              file=sys.stderr, flush=True)
+        results.append(run_benchmark(name, args.quick))
+    mode = "quick" if args.quick else "full"
+    machine = machine_note()
+    report = {"mode": mode, "machine": machine, "benchmarks": [r.to_dict() for r in results]}
+    text = f"# cbn bench ({mode})\n\nMachine: {machine}\n\n{table(results)}\n"
+    if args.out:
+        write_json_file(args.out, "bench.json", report)
+        write_text_atomic(f"{args.out}/bench.md", text)
+    if args.json:
+        print_json(report)
+    else:
+        print(text)
+    return 0
