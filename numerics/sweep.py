@@ -32,6 +32,7 @@ from numerics.spectra import NEAR_ONE_SPLIT, near_one_counts, weight_spectra
 from numerics.store import ResultStore, StoredRecord
 from numerics.targets import LinearTarget, Target, get_target
 from numerics.targets.base import diagonal_projectors
+from numerics.targets.detect import DetectedLinearTarget, with_detected_linearity
 
 UPPER = "upper bound on R(f; Omega, L): norm of a trained network that fits the data"
 EXACT = "exact (closed form)"
@@ -47,13 +48,16 @@ INITS = ("ladder", "random", "construction")
 def target_from_config(target: dict) -> Target:
     """Build the target of a run configuration: ``{"spec": ..., "params": {...}}`` (a registered
     name, entry point or ``module:function``) or ``{"filter": nested list, "convention": ...}``
-    (the linear operator ``x -> W * x`` of a filter, THEORY.md 3)."""
+    (the linear operator ``x -> W * x`` of a filter, THEORY.md 3). A target that declares no
+    multipliers but is linear and shift-equivariant to round-off comes back as a
+    :class:`numerics.targets.detect.DetectedLinearTarget` with its exact multipliers."""
     if "filter" in target:
         filters = np.asarray(target["filter"], dtype=float)
         name = "filter:" + hashlib.sha256(filters.tobytes()).hexdigest()[:12]
         mult = multipliers_from_filters(filters, target["convention"])
         return LinearTarget(name, mult, "Linear operator of a user filter.")
-    return get_target(target["spec"], **target.get("params", {}))
+    # a user target that is linear without declaring it gets its exact multipliers
+    return with_detected_linearity(get_target(target["spec"], **target.get("params", {})))
 
 
 def construction_network(target: Target, depth: int, width: int) -> tuple[list, list]:
@@ -526,6 +530,7 @@ def summarize(spec: SweepSpec, records: Sequence[StoredRecord]) -> dict:
     out: dict = {
         "target": target.name,
         "description": target.description(),
+        "linear_detected": isinstance(target, DetectedLinearTarget),
         "spatial": list(target.spatial),
         "channels": [target.c_in, target.c_out],
         "activation": spec.activation,

@@ -207,6 +207,10 @@ def print_summary(s: dict, file=None) -> None:
       f"R1_fit = {_fmt(s['R1_fit'])}   (fits of UPPER bounds)")
     if s["R0_exact"] is not None:
         p(f"exact: R0 = {s['R0_exact']:.6g}  R1 = {s['R1_exact']:.6g}  R2 = {s['R2_exact']:.6g}")
+    if s.get("linear_detected"):
+        p("(the target declares no multipliers; it was found linear and shift-equivariant "
+          "numerically and its multipliers read off its impulse responses: the closed form is "
+          "EXACT for it)")
     p(f"R0 LOWER bound = {_fmt(s['R0_lower_bound'], 'd')}   "
       f"R0 UPPER bound = {_fmt(s['R0_upper_bound'], 'd')}")
     for flag in s["flags"]:
