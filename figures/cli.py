@@ -16,7 +16,7 @@ from numerics.inputs import InputError
 
 #: Subcommand modules, in the order ``cbn --help`` lists them.
 COMMANDS: tuple[str, ...] = ("linear", "check", "targets", "figures", "reproduce", "convex", "fit",
-                             "analyze")
+                             "analyze", "inspect")
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130

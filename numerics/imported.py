@@ -156,21 +156,38 @@ def folded_spectrum(layer: ConvLayer) -> np.ndarray:
 def folded_blocks(layer: ConvLayer) -> np.ndarray:
     """``s^{-k_dim} [M(k + j n/s)]_{j}`` for every coarse ``k``: ``(*grid_out, c_out, c_in s^k)``.
 
-    ``(S_s W * x)^(k) = block(k) [x^(k + j n/s)]_j`` (DFTs on each grid, ``j`` in C order).
+    ``(S_s W * x)^(k) = block(k) [x^(k + j n/s)]_j`` (DFTs on each grid).
     """
     mult = multipliers_from_filters(layer.filter, "plain")  # (*grid_in, co, ci)
-    s, nsp = layer.stride, len(layer.grid_in)
-    if s == 1:
-        return mult
-    co, ci = mult.shape[-2:]
+    folded = _fold(mult[..., None, :, :], layer.stride, len(layer.grid_in))  # (*out, F, co, ci)
+    return _columns(folded)
+
+
+def _fold(T: np.ndarray, stride: int, nsp: int) -> np.ndarray:
+    """Fold frequency-indexed blocks onto the grid ``n / s`` (THEORY.md 1).
+
+    ``T`` has shape ``(*grid, F, a, b)``: ``F`` blocks at every frequency. The frequencies
+    ``k + j n/s`` (``j`` in ``Z_s^k_dim``) all land on ``k``: the result ``(*grid/s, F s^k_dim,
+    a, b)`` stacks their blocks (``j`` in C order, then the old ``F``), times ``s^{-k_dim}``.
+    """
+    if stride == 1:
+        return T
+    grid = T.shape[:nsp]
     split = []
-    for n in layer.grid_in:
-        split += [s, n // s]
-    blocks = mult.reshape(*split, co, ci)
-    j_axes = tuple(range(0, 2 * nsp, 2))
+    for n in grid:
+        split += [stride, n // stride]
+    T = T.reshape(*split, *T.shape[nsp:])
     k_axes = tuple(range(1, 2 * nsp, 2))
-    blocks = blocks.transpose(*k_axes, 2 * nsp, *j_axes, 2 * nsp + 1)
-    return blocks.reshape(*layer.grid_out, co, ci * s**nsp) / s**nsp
+    j_axes = tuple(range(0, 2 * nsp, 2))
+    rest = tuple(range(2 * nsp, T.ndim))
+    T = T.transpose(*k_axes, *j_axes, *rest)
+    coarse = tuple(n // stride for n in grid)
+    return T.reshape(*coarse, -1, *T.shape[-2:]) / stride**nsp
+
+
+def _columns(T: np.ndarray) -> np.ndarray:
+    """``(..., F, a, b)`` -> ``(..., a, F b)``: the ``F`` blocks side by side."""
+    return np.moveaxis(T, -3, -2).reshape(*T.shape[:-3], T.shape[-2], -1)
 
 
 def constant_input_jacobian(net: ImportedCNN, value: np.ndarray) -> tuple[np.ndarray, float]:
@@ -187,43 +204,32 @@ def constant_input_jacobian(net: ImportedCNN, value: np.ndarray) -> tuple[np.nda
     Returns
     -------
     blocks : complex array ``(*grid_out, c_out, c_0 F)``, ``F = d_0 / d_out`` input frequencies
-        per output frequency (all of them folding onto ``k``, in C order of the input grid);
-        ``grid_out`` is ``()`` after pooling. ``(J delta)^(k) = blocks(k) [delta^(m)]_m``.
+        per output frequency (all of them folding onto ``k``), ``grid_out`` ``()`` after
+        pooling: ``(J delta)^(k) = blocks(k) [delta^(m)]_m``.
     pixel_scale : ``sqrt(d_0 / d_out)``: the singular values of the Jacobian as a map of pixel
         values are ``pixel_scale`` times those of the blocks (the unnormalised DFTs of input
         and output have norms ``sqrt(d_0)`` and ``sqrt(d_out)``).
     """
-    grid = net.grid
-    nsp = len(grid)
+    nsp = net.ndim_spatial
     c0 = net.channels[0]
-    # T[m]: response at the current frequency fold(m) to the input frequency m
-    T = np.broadcast_to(np.eye(c0, dtype=np.complex128), (*grid, c0, c0))
-    fold = np.stack(np.meshgrid(*[np.arange(n) for n in grid], indexing="ij"), axis=-1)
+    # T[k, f]: response at the current frequency k to the f-th input frequency folded onto k
+    T = np.broadcast_to(np.eye(c0, dtype=np.complex128), (*net.grid, 1, c0, c0))
     a = np.asarray(value, dtype=np.float64)
     for layer in net.layers:
         mult = multipliers_from_filters(layer.filter, "plain")
-        T = mult[tuple(fold[..., i] for i in range(nsp))] @ T
+        T = mult[..., None, :, :] @ T
         z = mult[(0,) * nsp].real @ a + (0.0 if layer.bias is None else layer.bias)
-        if layer.stride > 1:
-            T = T / layer.stride**nsp
-            fold = fold % np.array(layer.grid_out)
+        T = _fold(T, layer.stride, nsp)
         if layer.activation == "relu":
             T = T * (z > 0)[:, None]
         a = _activate(z, layer.activation)
-    cur = net.layers[-1].grid_out
+    d0, d_out = float(np.prod(net.grid)), float(np.prod(net.layers[-1].grid_out))
     if net.pooled:
-        keep = np.all(fold == 0, axis=-1)
-        T = T[keep] / float(np.prod(cur))  # (F, c, c0): only frequency 0 reaches the mean
+        T = T[(0,) * nsp] / d_out  # only frequency 0 reaches the mean: (F, c, c0)
         if net.head is not None:
             T = net.head.weight @ T
-        blocks = np.moveaxis(T, 0, -2).reshape(T.shape[1], -1)  # (c_out, F * c0)
-        return blocks, float(np.sqrt(np.prod(grid)))
-    flat_out = np.ravel_multi_index(tuple(fold.reshape(-1, nsp).T), cur)
-    order = np.argsort(flat_out, kind="stable")  # input frequencies grouped by their k
-    F = int(np.prod(grid) // np.prod(cur))
-    Tk = T.reshape(-1, *T.shape[-2:])[order].reshape(int(np.prod(cur)), F, *T.shape[-2:])
-    blocks = np.moveaxis(Tk, 1, -2).reshape(*cur, T.shape[-2], F * c0)
-    return blocks, float(np.sqrt(np.prod(grid) / np.prod(cur)))
+        d_out = 1.0
+    return _columns(T), float(np.sqrt(d0 / d_out))
 
 
 def output_grid_sizes(net: ImportedCNN) -> list[int]:

@@ -58,10 +58,10 @@ def flip_shift(array: np.ndarray, left: Sequence[int], grid: Sequence[int]) -> n
     ``(c_out, c_in, *grid)``: a torch kernel -> the toolkit's plain full-size filter, or (the
     map is an involution) a full-size filter -> the torch kernel of size ``grid``.
     """
-    pad = [(0, 0), (0, 0)] + [(0, n - k) for k, n in zip(array.shape[2:], grid)]
-    out = np.pad(np.asarray(array, dtype=np.float64), pad)
-    for axis, (p, n) in enumerate(zip(left, grid)):
-        out = np.take(out, (p - np.arange(n)) % n, axis=2 + axis)
+    array = np.asarray(array, dtype=np.float64)
+    out = np.zeros(array.shape[:2] + tuple(grid))
+    index = [(p - np.arange(k)) % n for p, k, n in zip(left, array.shape[2:], grid)]
+    out[(slice(None), slice(None)) + np.ix_(*index)] = array  # distinct indices: k <= n
     return out
 
 
