@@ -23,7 +23,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from numerics.bounds import LOOSE_RANK_RTOL
-from numerics.fourier import half_frequency_mask, multipliers_from_filters, negated_frequencies
+from numerics.fourier import (
+    frequency_degrees,
+    half_frequency_mask,
+    multipliers_from_filters,
+    negated_frequencies,
+)
 from numerics.imported import (
     ImportedCNN,
     JacobianBound,
@@ -52,6 +57,7 @@ class LayerSpectrum:
     Attributes
     ----------
     singular_values : ``(*grid_in, min(c_out, c_in))``, descending: ``s_i(M_l(m))``
+    threshold : the count's threshold in this layer (absolute, or ``rtol`` times ``s_max``)
     counts : ``(*grid_in)`` number of singular values above ``threshold``
     grouped : :func:`numerics.spectra.counts_by_type_and_degree` of ``counts``
     max_dev_kept, max_dropped : ``max |s - 1|`` over the counted values, largest other value
@@ -66,6 +72,7 @@ class LayerSpectrum:
     channels: tuple[int, int]
     grid_in: tuple[int, ...]
     grid_out: tuple[int, ...]
+    threshold: float
     singular_values: np.ndarray
     counts: np.ndarray
     grouped: dict
@@ -80,7 +87,8 @@ class LayerSpectrum:
         out = {"name": self.name, "kernel": list(self.kernel), "stride": self.stride,
                "activation": self.activation, "channels": list(self.channels),
                "grid_in": list(self.grid_in), "grid_out": list(self.grid_out),
-               "s_max": float(self.singular_values.max()), "counts": self.counts.tolist(),
+               "s_max": float(self.singular_values.max()), "threshold": self.threshold,
+               "counts": self.counts.tolist(),
                "total": int(self.counts.sum()), **self.grouped,
                "max_dev_kept": self.max_dev_kept, "max_dropped": self.max_dropped}
         if self.folded is not None:
@@ -109,11 +117,20 @@ def real_filter_singular_values(multipliers: np.ndarray) -> np.ndarray:
     return sv[position[rep]].reshape(*spatial, sv.shape[-1])
 
 
-def layer_spectra(net: ImportedCNN, threshold: float = NEAR_ONE_SPLIT) -> list[LayerSpectrum]:
-    """:class:`LayerSpectrum` of every convolution layer (counts: ``s > threshold``)."""
+def layer_spectra(net: ImportedCNN, threshold: float = NEAR_ONE_SPLIT,
+                  rtol: float | None = None) -> list[LayerSpectrum]:
+    """:class:`LayerSpectrum` of every convolution layer.
+
+    Counts are of ``s > threshold`` (absolute: inside a bottleneck the kept values are near 1,
+    :data:`numerics.spectra.NEAR_ONE_SPLIT`), or, with ``rtol``, of ``s > rtol * s_max`` with
+    ``s_max`` the layer's largest (the rule of :func:`numerics.spectra.effective_ranks`, for
+    networks whose scale is not the minimal-norm one).
+    """
     out = []
     for layer in net.layers:
         sv = real_filter_singular_values(multipliers_from_filters(layer.filter, "plain"))
+        if rtol is not None:
+            threshold = rtol * float(sv.max())
         c = near_one_counts(sv, threshold)
         folded = folded_counts = folded_grouped = None
         if layer.stride > 1:
@@ -123,7 +140,7 @@ def layer_spectra(net: ImportedCNN, threshold: float = NEAR_ONE_SPLIT) -> list[L
         out.append(LayerSpectrum(
             layer.name, layer.kernel, layer.stride, layer.activation,
             (layer.filter.shape[1], layer.filter.shape[0]), layer.grid_in, layer.grid_out,
-            sv, c["counts"], counts_by_type_and_degree(c["counts"]), c["max_dev_kept"],
+            threshold, sv, c["counts"], counts_by_type_and_degree(c["counts"]), c["max_dev_kept"],
             c["max_dropped"], folded, folded_counts, folded_grouped))
     return out
 
@@ -165,12 +182,25 @@ def activation_energies(net: ImportedCNN, X: np.ndarray,
     return totals
 
 
+def energy_summary(name: str, energy: np.ndarray) -> dict:
+    """Energy ``(*grid, c)`` of one layer: per frequency (summed over channels, FFT order),
+    total, and the share at each degree ``|m|_inf`` (the share at degree 0 is the constant
+    frequency's)."""
+    per_freq = energy.sum(axis=-1)
+    total = float(per_freq.sum())
+    linf = frequency_degrees(per_freq.shape)["linf"]
+    share = np.bincount(linf.ravel(), weights=per_freq.ravel()) / (total or 1.0)
+    return {"layer": name, "per_frequency": per_freq.tolist(), "total": total,
+            "share_by_degree_linf": share.tolist()}
+
+
 @dataclass(frozen=True)
 class Inspection:
     """Everything ``cbn inspect`` reports about one model (see :func:`inspect_network`)."""
 
     net: ImportedCNN
     threshold: float
+    rtol: float | None
     layers: list[LayerSpectrum]
     bounds: list[JacobianBound]
     norm_sq: float
@@ -187,13 +217,13 @@ class Inspection:
         best = self.best_bound()
         energy = None
         if self.energies is not None:
-            energy = [{"layer": l.name, "per_frequency": e.sum(axis=-1).tolist(),
-                       "total": float(e.sum())} for l, e in zip(self.layers, self.energies)]
+            energy = [energy_summary(l.name, e) for l, e in zip(self.layers, self.energies)]
         return {
             "grid": list(self.net.grid), "channels": list(self.net.channels),
             "pooled": self.net.pooled,
             "head": None if self.net.head is None else list(self.net.head.weight.shape),
             "weight_layers": self.net.n_weight_layers, "threshold": self.threshold,
+            "rtol": self.rtol,
             "convention": "plain (the framework's; multipliers are the operators' own)",
             "layers": [l.to_dict() for l in self.layers],
             "norm_sq": self.norm_sq, "weight_norm_sq": self.weight_norm_sq,
@@ -216,10 +246,14 @@ class Inspection:
 
 
 def inspect_network(net: ImportedCNN, X: np.ndarray | None = None,
-                    threshold: float = NEAR_ONE_SPLIT, seed: int = 0) -> Inspection:
-    """Spectra, constant-input bounds and (with data ``X`` ``(N, c_0, *grid)``) energies."""
+                    threshold: float = NEAR_ONE_SPLIT, seed: int = 0,
+                    rtol: float | None = None) -> Inspection:
+    """Spectra, constant-input bounds and (with data ``X`` ``(N, c_0, *grid)``) energies.
+
+    ``rtol`` (if given) replaces the absolute ``threshold`` by a relative one per layer.
+    """
     return Inspection(
-        net, threshold, layer_spectra(net, threshold),
+        net, threshold, rtol, layer_spectra(net, threshold, rtol),
         jacobian_bounds(net, default_constant_inputs(net, X, seed)),
         net.parameter_norm_sq(True), net.parameter_norm_sq(False),
         None if X is None else activation_energies(net, X),

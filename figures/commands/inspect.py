@@ -60,8 +60,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="a bundled data set (numerics.data)")
     parser.add_argument("--samples", type=int, default=1000,
                         help="data points used (a seeded random subset; default 1000)")
-    parser.add_argument("--threshold", type=float, default=NEAR_ONE_SPLIT,
-                        help=f"count singular values above this (default {NEAR_ONE_SPLIT})")
+    count = parser.add_mutually_exclusive_group()
+    count.add_argument("--threshold", type=float, default=NEAR_ONE_SPLIT,
+                       help="count singular values above this (default "
+                            f"{NEAR_ONE_SPLIT}: kept values of a minimal-norm net are near 1)")
+    count.add_argument("--rtol", type=float, default=None,
+                       help="count singular values above RTOL times each layer's largest")
     add_common_options(parser)
 
 
@@ -91,8 +95,8 @@ def _plot_spectra(result: Inspection, path: Path) -> None:
         sv = layer.singular_values.reshape(-1, layer.singular_values.shape[-1])
         x = np.repeat(deg.ravel(), sv.shape[1])
         ax.plot(x, sv.ravel(), ".", ms=2, alpha=0.5)
-        ax.axhline(result.threshold, color="r", lw=0.6)
-        ax.set_title(f"{layer.name}: {int(layer.counts.sum())} > {result.threshold:g}",
+        ax.axhline(layer.threshold, color="r", lw=0.6)
+        ax.set_title(f"{layer.name}: {int(layer.counts.sum())} > {layer.threshold:.3g}",
                      fontsize=8)
         ax.set_xlabel("degree |m|_1", fontsize=7)
     for ax in axes.ravel()[n:]:
@@ -146,7 +150,7 @@ def summary_lines(s: dict) -> list[str]:
              + (f", linear head {s['head'][1]}->{s['head'][0]}" if s["head"] else ""),
              f"converted network = module's forward to {s['conversion_deviation']:.1e} "
              "(relative, float64)",
-             f"singular values above {s['threshold']:g} per layer (constant/Nyquist/pair):"]
+             f"singular values above {_rule(s)} per layer (constant/Nyquist/pair):"]
     for l in s["layers"]:
         t = l["by_type"]
         fold = f"   folded onto {'x'.join(map(str, l['grid_out']))}: {l['folded']['total']}" \
@@ -157,7 +161,17 @@ def summary_lines(s: dict) -> list[str]:
               f"{s['weight_norm_sq']:.6g}; an UPPER bound on the cost of its function)",
               f"Schatten LOWER bound (constant inputs, {s['weight_layers']} weight layers) = "
               f"{s['lower_bound']:.6g}; constant-input Jacobian rank sum {s['rank_sum']}"]
+    if s["activation_energy"] is not None:
+        lines.append(f"activation energy over {s['n_samples']} samples, share at degree "
+                     "max|m_i| = 0, 1, 2:")
+        lines += [f"  {e['layer']:>12}: " + " ".join(f"{v:.3f}" for v in
+                                                      e["share_by_degree_linf"][:3])
+                  for e in s["activation_energy"]]
     return lines
+
+
+def _rule(s: dict) -> str:
+    return f"{s['threshold']:g}" if s["rtol"] is None else f"{s['rtol']:g} x the layer's s_max"
 
 
 def _report(s: dict) -> str:
@@ -170,13 +184,14 @@ def _report(s: dict) -> str:
     if s["activation_energy"] is not None:
         energy = (f"\n## Activation energy over {s['n_samples']} samples\n\n"
                   "Per layer, `E_l(m) = (1/d_l) sum_x sum_c |a_l(x)^(m)_c|^2` on the layer's "
-                  "output grid (`spectra`-style DFT, FFT order in `inspect.json`).\n\n"
+                  "output grid (per frequency in FFT order in `inspect.json`, with the share "
+                  "of each degree max|m_i|).\n\n"
                   "![activation energy](activation_energy.png)\n")
     text = "\n".join(summary_lines(s))
     return (f"# cbn inspect {s['model']}\n\n```\n{text}\n```\n\n## Weight spectra (the CBN "
             f"picture)\n\nSingular values of every layer's multiplier `M_l(m)` (the stride-1 "
             f"convolution on the layer's input grid; a strided layer also shows its folded "
-            f"operator per output frequency); counts above {s['threshold']:g}, conjugate pairs "
+            f"operator per output frequency); counts above {_rule(s)}, conjugate pairs "
             f"count twice.\n\n{header}\n" + "\n".join(_layer_rows(s)) +
             "\n\n![weight spectra](weight_spectra.png)\n\n## Constant-input Jacobians\n\n"
             f"Model's own norm {s['norm_sq']:.6g} (weights only {s['weight_norm_sq']:.6g}): "
@@ -209,6 +224,8 @@ def _write(out: Path, s: dict, result: Inspection) -> None:
 def run(args: argparse.Namespace) -> int:
     if not (np.isfinite(args.threshold) and args.threshold > 0):
         raise InputError("--threshold must be a finite number > 0")
+    if args.rtol is not None and not (np.isfinite(args.rtol) and 0 < args.rtol < 1):
+        raise InputError("--rtol must be a number in (0, 1)")
     if args.samples < 1:
         raise InputError("--samples must be >= 1")
     model = load_model(args.model, args.arch)
@@ -217,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
     probe = X[:4] if X is not None else np.random.default_rng(args.seed).standard_normal(
         (2, net.channels[0], *args.grid))
     deviation = check_conversion(model, net, probe)
-    result = inspect_network(net, X, args.threshold, args.seed)
+    result = inspect_network(net, X, args.threshold, args.seed, args.rtol)
     name = Path(args.model).stem if Path(args.model).is_file() else args.model.rpartition(":")[2]
     out = Path(args.out or f"cbn-inspect-{name}")
     s = _clean({"model": args.model, "conversion_deviation": deviation, **result.to_dict(),

@@ -140,6 +140,7 @@ def test_inspect_reports_what_analyze_reports(tmp_path, capsys, monkeypatch):
     (["models.py:small", "--grid", "2x2"], "larger than its input grid"),
     (["models.py:small", "--grid", "16x16", "--dataset", "digits"], "grid 8x8"),
     (["models.py:small", "--grid", "8x8", "--threshold", "0"], "--threshold"),
+    (["models.py:small", "--grid", "8x8", "--threshold", "1", "--rtol", "0.1"], "not allowed"),
     (["models.py:not_a_model", "--grid", "8x8"], "not an nn.Module"),
     (["models.py:missing", "--grid", "8x8"], "no attribute 'missing'"),
     (["nothing_here", "--grid", "8x8"], "model not found"),
@@ -165,3 +166,17 @@ def test_state_dict_needs_its_architecture(models, tmp_path, capsys):
                         "--out", "out")
     assert code == 2 and "does not fit" in err and err.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_relative_threshold_counts_against_each_layers_largest(models, tmp_path, capsys):
+    code, out, err = _run(capsys, f"{models}:small", "--grid", "8x8", "--rtol", "0.25",
+                          "--json", "--out", "rel")
+    assert code == 0, err
+    s = json.loads(out)
+    spectra = np.load(tmp_path / "rel" / "spectra.npz")
+    for i, layer in enumerate(s["layers"]):
+        sv = spectra[f"layer{i + 1}"]
+        assert layer["threshold"] == pytest.approx(0.25 * sv.max(), rel=1e-15)
+        assert layer["counts"] == np.count_nonzero(sv > 0.25 * sv.max(), axis=-1).tolist()
+    code, _, err = _run(capsys, f"{models}:small", "--grid", "8x8", "--rtol", "1.5")
+    assert code == 2 and "--rtol" in err
