@@ -239,6 +239,18 @@ def self_conjugate_mask(spatial: Sequence[int]) -> np.ndarray:
     return mask
 
 
+#: Frequency types, in the order reports list them.
+FREQUENCY_TYPES: tuple[str, ...] = ("constant", "Nyquist", "pair")
+
+
+def frequency_types(spatial: Sequence[int]) -> np.ndarray:
+    """Type of every frequency (array of str, shape ``spatial``): 'constant' (m = 0),
+    'Nyquist' (self-conjugate, ``2m = 0``, not 0: a real block) or 'pair' ({m, -m})."""
+    out = np.where(self_conjugate_mask(spatial), "Nyquist", "pair").astype(object)
+    out[(0,) * len(spatial)] = "constant"
+    return out
+
+
 def half_frequency_mask(spatial: Sequence[int]) -> np.ndarray:
     """One representative per conjugate pair plus every self-conjugate frequency.
 

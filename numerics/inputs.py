@@ -80,8 +80,9 @@ class Data:
     labels: np.ndarray | None
 
 
-def load_data(path: str | Path) -> Data:
-    """Load a ``.npz`` data set: ``X`` and at least one of ``Y`` or ``labels``.
+def load_data(path: str | Path, require_targets: bool = True) -> Data:
+    """Load a ``.npz`` data set: ``X`` and at least one of ``Y`` or ``labels``
+    (``require_targets=False``: ``X`` alone is enough).
 
     ``X`` has shape ``(N, c_in, n)`` or ``(N, c_in, n1, n2)``; ``Y`` has shape
     ``(N, c_out, *spatial)`` (same grid as ``X``) or ``(N,)``; ``labels`` has shape ``(N,)``.
@@ -94,7 +95,7 @@ def load_data(path: str | Path) -> Data:
             raise InputError(f"cannot read {path} as .npz: {exc}") from None
     if "X" not in arrays:
         raise InputError(f"{path}: no array 'X' (found {sorted(arrays) or 'none'})")
-    if "Y" not in arrays and "labels" not in arrays:
+    if require_targets and "Y" not in arrays and "labels" not in arrays:
         raise InputError(f"{path}: give targets 'Y' or 'labels' next to 'X'")
     X = check_real_finite(arrays["X"], f"{path}: X")
     if X.ndim not in (3, 4) or 0 in X.shape:

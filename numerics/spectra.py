@@ -16,7 +16,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from numerics.fourier import Convention, circular_conv, multipliers_from_filters
+from numerics.fourier import (
+    FREQUENCY_TYPES,
+    Convention,
+    circular_conv,
+    frequency_degrees,
+    frequency_types,
+    multipliers_from_filters,
+)
 from numerics.linear import singular_values
 
 ACTIVATIONS: tuple[str, ...] = ("relu", "identity")
@@ -135,11 +142,39 @@ def activation_energy(
     -------
     list of ``L`` arrays of shape ``(*spatial, c_l)`` (layer order as in :func:`forward`).
     """
-    out = []
-    for a in forward(filters, biases, X, activation, convention):
-        nsp = a.ndim - 2
-        axes = tuple(range(2, 2 + nsp))
-        d = float(np.prod(a.shape[2:]))
-        power = np.sum(np.abs(np.fft.fftn(a, axes=axes)) ** 2, axis=0) / d  # (c, *spatial)
-        out.append(np.moveaxis(power, 0, -1))
-    return out
+    return [frequency_energy(a) for a in forward(filters, biases, X, activation, convention)]
+
+
+def frequency_energy(a: np.ndarray) -> np.ndarray:
+    """``E(m, c) = (1/d) sum_x |a(x)^(m)_c|^2`` of a batch ``a`` ``(N, c, *spatial)``.
+
+    Returns
+    -------
+    array ``(*spatial, c)``; by Parseval ``sum_m E(m, c) = sum_x sum_p a(x)(p)_c^2``.
+    """
+    nsp = a.ndim - 2
+    axes = tuple(range(2, 2 + nsp))
+    d = float(np.prod(a.shape[2:]))
+    power = np.sum(np.abs(np.fft.fftn(a, axes=axes)) ** 2, axis=0) / d  # (c, *spatial)
+    return np.moveaxis(power, 0, -1)
+
+
+def counts_by_type_and_degree(counts: np.ndarray) -> dict:
+    """Sum per-frequency counts (shape ``spatial``) by frequency type and by degree.
+
+    Every frequency of the grid is summed, so a conjugate pair counts twice.
+
+    Returns
+    -------
+    dict: ``by_type`` {'constant', 'Nyquist', 'pair'} -> count; ``by_degree`` {'l1', 'linf'}
+    -> list of counts at degree 0, 1, ... (``|m|_1`` and ``|m|_inf`` of the centred labels;
+    equal in 1-D).
+    """
+    spatial = counts.shape
+    types = frequency_types(spatial)
+    by_degree = {}
+    for key, deg in frequency_degrees(spatial).items():
+        by_degree[key] = np.bincount(deg.ravel(), weights=counts.ravel(),
+                                     minlength=int(deg.max()) + 1).astype(int).tolist()
+    return {"by_type": {t: int(counts[types == t].sum()) for t in FREQUENCY_TYPES},
+            "by_degree": by_degree}

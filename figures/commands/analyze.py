@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -29,6 +26,7 @@ from figures.commands.fit import (  # noqa: E402
     run_sweep,
     spec_from_args,
 )
+from figures.files import write_folder_atomically  # noqa: E402
 from numerics.spectra import activation_energy, weight_spectra  # noqa: E402
 from numerics.store import ResultStore  # noqa: E402
 from numerics.sweep import network_from_arrays, target_from_config  # noqa: E402
@@ -107,9 +105,8 @@ def run(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)  # validates everything before any file is written
     summary = run_sweep(args)
     out = Path(args.out or default_out(args))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+
+    def fill(tmp: Path) -> None:
         stored = ResultStore(args.store).load_key(summary["deepest"]["key"])
         filters, biases = network_from_arrays(stored.arrays)
         target = target_from_config(spec.target)
@@ -136,11 +133,8 @@ def run(args: argparse.Namespace) -> int:
             f"![weight spectra](weight_spectra.png)\n\n"
             f"![activation energy](activation_energy.png)\n"
         )
-        out.mkdir(exist_ok=True)
-        for f in sorted(tmp.iterdir()):
-            os.replace(f, out / f.name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+
+    write_folder_atomically(out, fill)
     if args.json:
         print_json({**summary, "report_folder": str(out)})
     else:

@@ -22,7 +22,7 @@ from numerics.fourier import (
     centred_labels,
     filters_from_multipliers,
     frequency_degrees,
-    self_conjugate_mask,
+    frequency_types,
 )
 from numerics.minnorm import min_norm_fit, pad_to_depth
 from numerics.sweep import pad_hidden_channels, perturbed_network
@@ -31,9 +31,7 @@ from numerics.targets import get_target
 
 def frequency_kind(spatial: Sequence[int], index: tuple[int, ...]) -> str:
     """'constant', 'Nyquist' (self-conjugate, not 0) or 'pair' (conjugate pair {m, -m})."""
-    if all(i == 0 for i in index):
-        return "constant"
-    return "Nyquist" if bool(self_conjugate_mask(tuple(spatial))[tuple(index)]) else "pair"
+    return str(frequency_types(tuple(spatial))[tuple(index)])
 
 
 def frequency_label(spatial: Sequence[int], index: tuple[int, ...]) -> str:

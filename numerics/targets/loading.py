@@ -81,12 +81,26 @@ def resolve_factory(spec: str) -> Callable[..., Target] | Target:
                 f"entry point {spec!r} ({eps[spec].value}) failed to load: "
                 f"{type(exc).__name__}: {exc}"
             ) from None
-    where, sep, attr = spec.rpartition(":")
-    if not sep or not where or not attr:
+    if not is_attribute_spec(spec):
         raise InputError(
             f"unknown target {spec!r}: give a name listed by `cbn targets`, module:function "
             "or path/to/file.py:function"
         )
+    return import_attribute(spec)
+
+
+def is_attribute_spec(spec: str) -> bool:
+    """True if ``spec`` has the form ``module:attribute`` or ``path/to/file.py:attribute``."""
+    where, sep, attr = spec.rpartition(":")
+    return bool(sep and where and attr)
+
+
+def import_attribute(spec: str):
+    """The object ``spec`` = ``module:attribute`` or ``path/to/file.py:attribute`` names.
+
+    Raises :class:`InputError` (one line) if the import fails or the attribute is missing.
+    """
+    where, _, attr = spec.rpartition(":")
     module = _import_file(Path(where)) if where.endswith(".py") else _import_module(where)
     if not hasattr(module, attr):
         raise InputError(f"{where} has no attribute {attr!r}")

@@ -18,8 +18,8 @@ import pytest
 from figures.cli import main
 from numerics.store import ResultStore
 
-EXAMPLE_FILTER = str(Path(__file__).resolve().parents[2] / "figures" / "examples"
-                     / "lowpass_1d.npy")
+EXAMPLES = Path(__file__).resolve().parents[2] / "figures" / "examples"
+EXAMPLE_FILTER = str(EXAMPLES / "lowpass_1d.npy")
 #: a sweep of a linear target small enough to run in seconds (derivative on d = 4)
 SWEEP = ["derivative", "--param", "spatial=[4]", "--depths", "2", "--seeds", "1",
          "--samples", "4", "--width", "2", "--workers", "1", "--quiet"]
@@ -34,6 +34,8 @@ WRITING_COMMANDS = {
     "analyze": ["analyze", *SWEEP],
     "figures": ["figures", "dynamics_stages", "--tiny"],
     "reproduce": ["reproduce", "--tiny"],
+    "inspect": ["inspect", f"{EXAMPLES / 'digits_cnn.py'}:architecture", "--grid", "8x8"],
+    "bench": ["bench", "--quick", "--only", "linear_closed_form"],
 }
 STORE_COMMANDS = ("fit", "analyze", "figures", "reproduce")
 
