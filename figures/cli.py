@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "inspect": "CBN picture of a plain PyTorch CNN: weight spectra, Jacobian bounds, "
                "activation energy",
     "bench": "performance benchmarks: ratios against baselines timed in the same run",
+    "notes": "rewrite the measured sections of paper_notes/ from a cbn check report",
 }
 
 EXIT_FAILED = 1
