@@ -213,3 +213,32 @@ def test_infeasible_data_raise(rng):
 def test_shape_mismatch_raises(rng):
     with pytest.raises(ValueError, match="same N and grid"):
         interpolate(rng.standard_normal((3, 2, 5)), rng.standard_normal((2, 2, 5)))
+
+
+def test_planted_absolute_pseudo_inverse_threshold_fails_rescaling(rng, monkeypatch):
+    """The bug that survived the suite once: s > DATA_RTOL instead of s > DATA_RTOL * s_max."""
+
+    def absolute(Xh, Yh):
+        U, s, Vh = np.linalg.svd(Xh, full_matrices=False)
+        keep = s > interpolation.DATA_RTOL
+        inv = np.where(keep, 1.0 / np.where(keep, s, 1.0), 0.0)
+        Xpinv = np.conj(np.swapaxes(Vh, -1, -2)) * inv[:, None, :] @ np.conj(
+            np.swapaxes(U, -1, -2))
+        return Yh @ Xpinv, Xpinv
+
+    monkeypatch.setattr(interpolation, "_closed_form_blocks", absolute)
+    with pytest.raises((AssertionError, InfeasibleDataError)):
+        test_value_is_covariant_under_rescaling_the_data(rng, "scaled")
+
+
+def test_planted_primal_as_dual_certificate_is_caught(rng, monkeypatch):
+    """The bug that survived the suite once: the dual value reported as the primal value."""
+    true = interpolation._dual_certificate
+
+    def primal_as_dual(*args):
+        lam, primal, _ = true(*args)
+        return lam, primal, primal
+
+    monkeypatch.setattr(interpolation, "_dual_certificate", primal_as_dual)
+    with pytest.raises(AssertionError):
+        test_certificate_flags_a_suboptimal_point(rng, monkeypatch)

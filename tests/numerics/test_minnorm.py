@@ -116,6 +116,20 @@ def test_stopping_rules_see_all_the_data_not_the_compression():
     assert res.residual_max_abs > 0.1 * np.abs(Y).max()
 
 
+def test_planted_stopping_rules_on_the_compression_are_caught(monkeypatch):
+    """The bug that survived the suite once: the compressed samples passed as the check data."""
+    import numerics.minnorm as minnorm
+
+    true = minnorm._augmented_lagrangian
+
+    def on_compression(net, fit, check, *rest):
+        return true(net, fit, fit, *rest)
+
+    monkeypatch.setattr(minnorm, "_augmented_lagrangian", on_compression)
+    with pytest.raises(AssertionError):
+        test_stopping_rules_see_all_the_data_not_the_compression()
+
+
 def test_linear_start_is_oriented_to_the_data_determinant_sign():
     """Square linear nets: at a self-conjugate frequency the start's det sign must match the
     least-squares map's, else the search has to cross a singular network."""
