@@ -230,3 +230,13 @@ def test_planted_wrong_pair_weight_fails_gunasekar(monkeypatch, weights):
 
     monkeypatch.setattr(margin, "unitary_dft_rows", wrong)
     assert _fails("structure.gunasekar_sparsity")
+
+
+def test_planted_shared_scale_factor_fails_the_dense_check(monkeypatch):
+    """The dense reference once applied the same scale factor as the FFT path it checks; the
+    oracle now writes d^{-1/2} itself, so a wrong shared factor (d^{-1} here) is caught."""
+    import numerics.fourier as fourier
+
+    monkeypatch.setattr(fourier, "scale_factor", lambda spatial, convention="scaled":
+                        1.0 / float(np.prod(spatial)) if convention == "scaled" else 1.0)
+    assert _fails("fourier.fft_equals_dense") and _fails("fourier.multiplier")
