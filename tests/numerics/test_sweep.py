@@ -101,7 +101,8 @@ def test_multichannel_linear_ladder_sweep_matches_closed_form():
     for norm, exact in zip(s["norm"], s["exact"]):
         assert abs(norm - exact) <= 1e-4 * exact, (norm, exact)
     assert round(s["R0_fit"]) == r0 and s["R0_integer"] == r0
-    # the Jacobian lower bound sums ranks up to 8 per frequency: 32, not the 11 frequencies
+    # a linear target's reported lower bound is its CBN rank: ranks up to 8 per frequency sum
+    # to 32 (not the 11 frequencies of nonzero rank)
     assert s["R0_lower_bound"] == r0
     assert abs(s["R1_fit"] - r1) <= 0.05 * abs(r1)
     assert s["flags"] == []
