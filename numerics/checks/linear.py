@@ -146,6 +146,52 @@ def check_exact_ground_truth(mode: str) -> CheckResult:
                        {"rank_mismatches": rank_mismatch, "metric": "max relative error"})
 
 
+#: Scales far from 1 on both sides: a rank threshold that is absolute rather than relative to
+#: ``s_max`` drops every singular value of ``1e-12 A`` and keeps the FFT round-off (~1e-16
+#: relative, here ~1e-4 absolute) of the exactly rank-deficient blocks of ``1e12 A``.
+RESCALINGS = (1e-12, 1e-6, 1e6, 1e12)
+#: ``c^{2/L} R(A; L)`` and ``R(cA; L)`` are the same float64 sums of ``s^{2/L}``, the singular
+#: values of ``cA`` being those of ``A`` times ``c`` to a few ulps: round-off only.
+RESCALING_TOL = 1e-12
+
+
+def _rank_deficient_filters(mode: str, seed: int):
+    """Filters whose multipliers are exactly rank-deficient (products through narrow layers):
+    3x3 on 6 through 1 channel (rank 1 everywhere), 4x3 on 3x4 through 2 channels."""
+    rng = np.random.default_rng(seed)
+    shapes = [(3, 3, 1, (6,)), (4, 3, 2, (3, 4))]
+    if mode == "full":
+        shapes += [(5, 5, 3, (16,)), (2, 4, 1, (5, 5))]
+    for c_out, c_in, inner, spatial in shapes:
+        yield [rng.standard_normal((inner, c_in, *spatial)),
+               rng.standard_normal((c_out, inner, *spatial))]
+
+
+def check_rescaling(mode: str) -> CheckResult:
+    """R0(cA) = R0(A) and R(cA; L) = c^{2/L} R(A; L) for c > 0, on rank-deficient targets."""
+    depths = (1, 2, 3, 8, 32)
+    worst_cost = 0.0
+    r0_mismatch = []
+    for layers in _rank_deficient_filters(mode, 16):
+        for convention in ("scaled", "plain"):
+            A = compose_multipliers(layers, convention)
+            r0 = expansion_terms(A, convention)[0]
+            ranks = ranks_per_frequency(A)
+            for c in RESCALINGS:
+                if expansion_terms(c * A, convention)[0] != r0 or not np.array_equal(
+                        ranks_per_frequency(c * A), ranks):
+                    r0_mismatch.append(c)
+                for depth in depths:
+                    want = c ** (2.0 / depth) * representation_cost(A, depth, convention)
+                    got = representation_cost(c * A, depth, convention)
+                    worst_cost = max(worst_cost, abs(got - want) / want)
+    passed = worst_cost <= RESCALING_TOL and not r0_mismatch
+    return CheckResult(passed, 0.0, worst_cost, RESCALING_TOL,
+                       {"metric": "max |R(cA;L) - c^(2/L) R(A;L)| / c^(2/L) R(A;L)",
+                        "scales": list(RESCALINGS), "depths": list(depths),
+                        "scales_where_R0_or_ranks_changed": r0_mismatch})
+
+
 def check_expansion(mode: str) -> CheckResult:
     """R0 = CBN rank (integer), and |R - (L R0 + R1 + R2/L)| decays like L^-2."""
     rng = np.random.default_rng(15)

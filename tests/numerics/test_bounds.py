@@ -137,3 +137,43 @@ def test_bottleneck_terms_reduce_to_fully_connected_case():
     terms = bottleneck_terms(filters, biases, value)
     assert terms.rank_term == 3 * k
     np.testing.assert_allclose(terms.log_pdet_term, 2 * np.sum(np.log(s[:k])), rtol=1e-12)
+
+
+@pytest.mark.parametrize("convention", ["scaled", "plain"])
+def test_bottleneck_slack_equals_its_closed_form(convention):
+    """Independent oracle for the slack. With Parseval, ``norm - bound`` simplifies to
+    ``||b||^2 + 2 c sum_m [sum_l sum_{i<=k_m} s_i(M_l(m)) - L k_m - log|J_m|_+]`` (``c`` = 1
+    scaled, 1/d plain): every term of the bound (rank, log, kept, dropped) enters it."""
+    rng = np.random.default_rng(6)
+    for trial in range(40):
+        spatial = [(4,), (5,), (3, 2)][trial % 3]
+        depth = int(rng.integers(1, 6))
+        filters, biases = random_net(rng, spatial, depth)
+        value = rng.standard_normal(filters[0].shape[1])
+        terms = bottleneck_terms(filters, biases, value, "relu", convention)
+        c = 1.0 if convention == "scaled" else 1.0 / np.prod(spatial)
+        k = terms.ranks[..., None]
+        jac = constant_input_jacobian(filters, biases, value, "relu", convention)
+        sj = np.linalg.svd(jac, compute_uv=False)
+        log_pdet = np.sum(np.where(np.arange(sj.shape[-1]) < k, np.log(np.maximum(sj, 1e-300)),
+                                   0.0))
+        kept_sum = sum(np.sum(np.where(np.arange(s.shape[-1]) < k, s, 0.0)) for s in
+                       (np.linalg.svd(multipliers_from_filters(w, convention), compute_uv=False)
+                        for w in filters))
+        slack = (sum(np.sum(b**2) for b in biases)
+                 + 2 * c * (kept_sum - depth * terms.ranks.sum() - log_pdet))
+        # two float64 evaluations of the same O(10-100) sums in different orders: round-off
+        assert terms.slack == pytest.approx(slack, rel=1e-10, abs=1e-10 * terms.norm_sq)
+
+
+def test_bottleneck_bound_is_attained_with_its_dropped_term():
+    """Linear nets with kept singular values 1 and nonzero dropped ones attain the bound; a
+    bound without the dropped term would leave slack sum_l dropped > 0."""
+    from numerics.checks.relu import bottleneck_equality_nets
+
+    for filters, _, convention in bottleneck_equality_nets(12, 7):
+        terms = bottleneck_terms(filters, None, np.zeros(filters[0].shape[1]), "identity",
+                                 convention)
+        assert sum(terms.dropped) > 0.1
+        # exact multipliers through one FFT round trip: round-off ~1e-15 per singular value
+        assert abs(terms.slack) <= 1e-12 * terms.norm_sq

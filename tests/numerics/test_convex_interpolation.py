@@ -6,6 +6,7 @@ import cvxpy as cp
 import numpy as np
 import pytest
 
+import numerics.convex.interpolation as interpolation
 from numerics.convex.interpolation import data_spectra, interpolate
 from numerics.convex.solver import InfeasibleDataError
 from numerics.fourier import (
@@ -140,6 +141,59 @@ def test_certificate_closes_the_gap(rng):
     assert abs(cert["certified_gap"]) < 1e-10 * cert["dual_lower_bound"]
 
 
+def _low_rank_instance(rng, convention="scaled"):
+    """5 samples whose 4 channels are mixtures of 2: every X(m) (4 x 5) has rank 2, so its two
+    other singular values are FFT round-off (~1e-16 relative), not data."""
+    B = rng.standard_normal((4, 2))
+    X = np.einsum("cr,nrp->ncp", B, rng.standard_normal((5, 2, 6)))
+    W = rng.standard_normal((3, 4, 6))
+    return X, circular_conv(W, X, convention)
+
+
+@pytest.mark.parametrize("convention", ["scaled", "plain"])
+def test_value_is_covariant_under_rescaling_the_data(rng, convention):
+    """A = Y X^+ gives value(cX, Y) = value(X, Y) / c and value(X, cY) = c value(X, Y): the
+    pseudo-inverse threshold must be relative. An absolute one inverts the round-off of 1e12 X
+    and drops all of 1e-12 X."""
+    X, Y = _low_rank_instance(rng, convention)
+    base = interpolate(X, Y, convention)
+    assert base.rank_per_frequency.max() == 2
+    for c in (1e-12, 1e-6, 1e6, 1e12):
+        # singular values of cX are c times those of X to a few ulps; the pseudo-inverse of
+        # a rank-2 block of condition ~10 keeps that: 1e-10 relative is round-off with margin
+        assert interpolate(c * X, Y, convention).value == pytest.approx(base.value / c,
+                                                                        rel=1e-10)
+        assert interpolate(X, c * Y, convention).value == pytest.approx(base.value * c,
+                                                                        rel=1e-10)
+        np.testing.assert_array_equal(interpolate(c * X, Y, convention).rank_per_frequency,
+                                      base.rank_per_frequency)
+
+
+def test_certificate_flags_a_suboptimal_point(rng, monkeypatch):
+    """Weak duality: at any feasible A the dual certificate's lower bound stays below the
+    optimum, so the certified gap of a suboptimal point is at least its excess over the
+    optimum. The closed form is replaced by a feasible but suboptimal A + G (I - X X^+)."""
+    X, Y = _low_rank_instance(rng)
+    optimum = interpolate(X, Y).value
+    true_blocks = interpolation._closed_form_blocks
+
+    def suboptimal(Xh, Yh):
+        A, Xpinv = true_blocks(Xh, Yh)
+        null = np.eye(Xh.shape[1]) - Xh @ Xpinv  # projector onto range(X)^perp: (A + G P) X = Y
+        G = np.random.default_rng(0).standard_normal(A.shape)
+        return A + G @ null, Xpinv
+
+    monkeypatch.setattr(interpolation, "_closed_form_blocks", suboptimal)
+    res = interpolate(X, Y)
+    cert = res.record.certificate
+    excess = res.value - optimum
+    assert excess > 0.1 * optimum  # really suboptimal (measured: +49%)
+    # The lower bound is <= the optimum up to round-off (1e-12 relative on O(100) sums) ...
+    assert cert["dual_lower_bound"] <= optimum * (1 + 1e-12)
+    # ... so the gap certifies at least the excess: the certificate sees the point is not optimal
+    assert cert["certified_gap"] >= excess * (1 - 1e-12)
+
+
 def test_single_sample_gives_rank_at_most_one(rng):
     _, X, Y = _instance(rng, 1, 3, 3, (6,))
     res = interpolate(X, Y)
@@ -159,3 +213,32 @@ def test_infeasible_data_raise(rng):
 def test_shape_mismatch_raises(rng):
     with pytest.raises(ValueError, match="same N and grid"):
         interpolate(rng.standard_normal((3, 2, 5)), rng.standard_normal((2, 2, 5)))
+
+
+def test_planted_absolute_pseudo_inverse_threshold_fails_rescaling(rng, monkeypatch):
+    """The bug that survived the suite once: s > DATA_RTOL instead of s > DATA_RTOL * s_max."""
+
+    def absolute(Xh, Yh):
+        U, s, Vh = np.linalg.svd(Xh, full_matrices=False)
+        keep = s > interpolation.DATA_RTOL
+        inv = np.where(keep, 1.0 / np.where(keep, s, 1.0), 0.0)
+        Xpinv = np.conj(np.swapaxes(Vh, -1, -2)) * inv[:, None, :] @ np.conj(
+            np.swapaxes(U, -1, -2))
+        return Yh @ Xpinv, Xpinv
+
+    monkeypatch.setattr(interpolation, "_closed_form_blocks", absolute)
+    with pytest.raises((AssertionError, InfeasibleDataError)):
+        test_value_is_covariant_under_rescaling_the_data(rng, "scaled")
+
+
+def test_planted_primal_as_dual_certificate_is_caught(rng, monkeypatch):
+    """The bug that survived the suite once: the dual value reported as the primal value."""
+    true = interpolation._dual_certificate
+
+    def primal_as_dual(*args):
+        lam, primal, _ = true(*args)
+        return lam, primal, primal
+
+    monkeypatch.setattr(interpolation, "_dual_certificate", primal_as_dual)
+    with pytest.raises(AssertionError):
+        test_certificate_flags_a_suboptimal_point(rng, monkeypatch)

@@ -50,6 +50,16 @@ def test_degenerate_rows_are_merged(rng):
 # ------------------------------------------------------------------------------------------------
 
 
+def _assert_reported_split(res, beta):
+    """The reported parts add up to the value: ``fit_loss + penalty`` (``penalty`` alone when
+    interpolating), and the penalty is half the rebuilt network's squared norm times beta
+    (balanced neurons: ``(||a||^2 + alpha^2)/2`` is each neuron's group norm)."""
+    fit = 0.0 if beta is None else res.fit_loss
+    assert fit + res.penalty == pytest.approx(res.value, rel=REBUILD_RTOL)
+    half_norm = 0.5 * res.network.norm_sq() * (1.0 if beta is None else beta)
+    assert res.penalty == pytest.approx(half_norm, rel=REBUILD_RTOL)
+
+
 @pytest.mark.parametrize("bias", ["none", "penalized", "free"])
 @pytest.mark.parametrize("beta", [0.1, None])
 def test_fc_rebuilt_network_attains_the_value(rng, bias, beta):
@@ -61,6 +71,7 @@ def test_fc_rebuilt_network_attains_the_value(rng, bias, beta):
     res = relu2_fc(X, y, beta, bias, "CLARABEL")
     assert res.exact_patterns and res.bound == "exact"
     assert res.network_objective == pytest.approx(res.value, rel=REBUILD_RTOL)
+    _assert_reported_split(res, beta)
     if beta is None:
         # Interpolation: the rebuilt network fits to the solver's feasibility tolerance.
         assert np.abs(res.network(X) - y).max() < 1e-7
@@ -78,6 +89,7 @@ def test_circular_rebuilt_network_attains_the_value(rng, convention, beta):
     norms = np.sqrt(np.sum(net.u**2, axis=tuple(range(1, net.u.ndim))))
     np.testing.assert_allclose(norms, 1.0, atol=1e-12)
     assert res.network_objective == pytest.approx(res.value, rel=REBUILD_RTOL)
+    _assert_reported_split(res, beta)
 
 
 def test_circular_with_one_pixel_is_the_fully_connected_program(rng):

@@ -66,3 +66,16 @@ def test_depth_zero_rejected():
     X, y = separable_fourier_data(4, 8, 1, seed=1)
     with pytest.raises(ValueError, match="depth"):
         train_logistic_gd(X, y, 0, lr=1.0, steps=1)
+
+
+def test_effective_support_counts_frequencies_of_known_spectra():
+    """(sum|b^|)^2 / sum|b^|^2 counts equally weighted frequencies: d for a delta, 2 for one
+    conjugate pair, 1 for a constant, 4 for two pairs; a metric such as its square root that
+    only keeps the order would give sqrt(d), sqrt(2), ... (FFT round-off ~1e-15 here)."""
+    d = 16
+    p = np.arange(d)
+    assert fourier_sparsity(np.eye(d)[0])[0] == pytest.approx(d, abs=1e-12)
+    assert fourier_sparsity(np.cos(2 * np.pi * 3 * p / d)) == pytest.approx((2.0, 1.0), abs=1e-12)
+    assert fourier_sparsity(np.ones(d))[0] == pytest.approx(1.0, abs=1e-12)
+    two_pairs = np.cos(2 * np.pi * p / d) + np.sin(2 * np.pi * 5 * p / d)
+    assert fourier_sparsity(two_pairs) == pytest.approx((4.0, 0.5), abs=1e-12)

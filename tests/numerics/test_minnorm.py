@@ -101,6 +101,35 @@ def test_compressed_and_full_data_find_the_same_minimum():
         assert_from_above(res, cost)
 
 
+def test_stopping_rules_see_all_the_data_not_the_compression():
+    """Data no linear CNN interpolates (N = 8 > c_in = 2, Y generic): the compressed samples
+    are interpolated exactly by the least-squares fit, all of (X, Y) are not. A fit that judged
+    feasibility or convergence on the compression would report this fit as converged."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((8, 2, 4))
+    Y = rng.standard_normal((8, 1, 4))
+    res = min_norm_fit(X, Y, 2, [2], activation="identity", bias=False, max_iter=600,
+                       inner_iter=100)
+    assert res.settings["fit_samples"] == 2  # the objective saw the compression ...
+    assert not res.converged and res.stop_reason.startswith("infeasible start"), res.stop_reason
+    # ... and the record reports the residual on all the data (the least-squares residual)
+    assert res.residual_max_abs > 0.1 * np.abs(Y).max()
+
+
+def test_planted_stopping_rules_on_the_compression_are_caught(monkeypatch):
+    """The bug that survived the suite once: the compressed samples passed as the check data."""
+    import numerics.minnorm as minnorm
+
+    true = minnorm._augmented_lagrangian
+
+    def on_compression(net, fit, check, *rest):
+        return true(net, fit, fit, *rest)
+
+    monkeypatch.setattr(minnorm, "_augmented_lagrangian", on_compression)
+    with pytest.raises(AssertionError):
+        test_stopping_rules_see_all_the_data_not_the_compression()
+
+
 def test_linear_start_is_oriented_to_the_data_determinant_sign():
     """Square linear nets: at a self-conjugate frequency the start's det sign must match the
     least-squares map's, else the search has to cross a singular network."""

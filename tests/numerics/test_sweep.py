@@ -101,6 +101,9 @@ def test_multichannel_linear_ladder_sweep_matches_closed_form():
     for norm, exact in zip(s["norm"], s["exact"]):
         assert abs(norm - exact) <= 1e-4 * exact, (norm, exact)
     assert round(s["R0_fit"]) == r0 and s["R0_integer"] == r0
+    # a linear target's reported lower bound is its CBN rank: ranks up to 8 per frequency sum
+    # to 32 (not the 11 frequencies of nonzero rank)
+    assert s["R0_lower_bound"] == r0
     assert abs(s["R1_fit"] - r1) <= 0.05 * abs(r1)
     assert s["flags"] == []
     # the deepest network keeps one singular value near 1 per kept direction in every layer
@@ -153,6 +156,23 @@ def test_run_min_norm_is_deterministic():
     (r1, a1), (r2, a2) = run_min_norm(config), run_min_norm(config)
     assert _deterministic(r1) == _deterministic(r2)
     assert all(np.array_equal(a1[k], a2[k]) for k in a1)
+
+
+def test_r0_lower_bound_sums_ranks_not_frequencies():
+    """Targets of rank 2 per kept frequency: the lower bound is sum_m rank J_m, which counting
+    the frequencies would halve. A linear target's Jacobian is its operator, so the bound is
+    its CBN rank exactly; the ReLU bottleneck target meets its construction's upper bound."""
+    from numerics.linear import ranks_per_frequency
+    from numerics.sweep import target_r0_lower_bound
+    from numerics.targets import get_target
+
+    linear = get_target("lowpass", spatial=[8], K=2, channels=2)
+    lower = target_r0_lower_bound(linear, linear.sample(6, 0))
+    assert lower["rank_sum"] == linear.expected_cbn_rank() == 10
+    assert lower["ranks"] == ranks_per_frequency(linear.linear_multipliers()).tolist()
+    relu = get_target("bottleneck", spatial=[8], K=1, c_rep=2)
+    assert target_r0_lower_bound(relu, relu.sample(10, 0))["rank_sum"] == 6
+    assert relu.r0_upper_bound() == 6
 
 
 def test_bottleneck_construction_represents_target_with_upper_bound_slope():

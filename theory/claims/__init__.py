@@ -45,6 +45,11 @@ class Claim:
         xfail: it must keep failing (verdict FINDING); if it starts to pass the verdict is
         UNEXPECTED PASS, which fails the run just as a failing asserted claim does.
     finding : for ``expected == "fail"``: what the numbers show instead (one paragraph)
+    finding_band : for ``expected == "fail"``: ``{mode: (low, high)}``, the size of the
+        discrepancy the finding reports, pinned: the check's ``details["finding_size"]`` (else
+        its ``measured``) must lie in the band of the mode, else the verdict is FINDING CHANGED
+        (a failure of a different size is a new result, not the recorded finding). Quick mode
+        must be pinned; a mode without a band is not pinned (said in the record).
     """
 
     id: str
@@ -56,12 +61,20 @@ class Claim:
     check: str
     expected: Literal["pass", "fail"] = "pass"
     finding: str = ""
+    finding_band: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.expected not in ("pass", "fail"):
             raise ValueError(f"claim {self.id}: expected must be 'pass' or 'fail'")
         if self.expected == "fail" and not self.finding:
             raise ValueError(f"claim {self.id}: an expected failure needs its finding")
+        if self.expected == "fail" and "quick" not in self.finding_band:
+            raise ValueError(f"claim {self.id}: an expected failure needs its finding_band "
+                             f"(the size of the discrepancy, at least in quick mode)")
+        for mode, (low, high) in self.finding_band.items():
+            if mode not in MODES or not low <= high:
+                raise ValueError(f"claim {self.id}: finding_band needs modes in {MODES} and "
+                                 f"low <= high, got {mode!r}: ({low}, {high})")
         if self.kind not in KINDS:
             raise ValueError(f"claim {self.id}: kind {self.kind!r} is not one of {KINDS}")
         if ":" not in self.check:
@@ -128,17 +141,31 @@ def run_claim(claim: Claim, mode: str = "quick") -> dict[str, Any]:
                   "details": {"error": f"{type(exc).__name__}: {exc}"}}
     record["passed"] = bool(record["passed"])
     crashed = "error" in record["details"]
-    record["verdict"] = "ERROR" if crashed else verdict_of(claim, record["passed"])
+    size = record["details"].get("finding_size", record["measured"])
+    record["verdict"] = "ERROR" if crashed else verdict_of(claim, record["passed"], size, mode)
     record["ok"] = record["verdict"] in ("PASS", "FINDING")
     record.update(id=claim.id, kind=claim.kind, source=claim.source,
                   statement=claim.statement, criterion=claim.criterion, mode=mode,
                   expected=claim.expected, finding=claim.finding,
                   seconds=time.perf_counter() - start)
+    if claim.expected == "fail":
+        record.update(finding_size=size, finding_band=claim.finding_band.get(mode))
     return record
 
 
-def verdict_of(claim: Claim, passed: bool) -> str:
-    """PASS / FAIL for asserted claims; FINDING / UNEXPECTED PASS for expected failures."""
+def verdict_of(claim: Claim, passed: bool, size: Any = None, mode: str = "quick") -> str:
+    """PASS / FAIL for asserted claims; for expected failures FINDING (failed, with a size in
+    the pinned band of ``mode``, or no band for that mode), FINDING CHANGED (failed with a size
+    outside it) or UNEXPECTED PASS."""
     if claim.expected == "pass":
         return "PASS" if passed else "FAIL"
-    return "UNEXPECTED PASS" if passed else "FINDING"
+    if passed:
+        return "UNEXPECTED PASS"
+    band = claim.finding_band.get(mode)
+    if band is None:
+        return "FINDING"
+    try:
+        inside = band[0] <= float(size) <= band[1]
+    except (TypeError, ValueError):  # no scalar size: the finding cannot be confirmed
+        inside = False
+    return "FINDING" if inside else "FINDING CHANGED"

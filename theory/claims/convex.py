@@ -26,7 +26,8 @@ CLAIMS = [
           "N = 8 points in R^2 (biases none/penalized/free, beta = 0.1) and N = 6 signals on "
           "Z_4 (circular, both conventions, beta = 0.05), Clarabel at 1e-9 [+ interpolation "
           "and beta = 1 in full]",
-          "|network objective - value| / value <= 1e-7 and all patterns exact",
+          "|network objective - value| / value <= 1e-7, |fit_loss + penalty - value| / value "
+          "<= 1e-7 (the reported parts add up) and all patterns exact",
           "numerics.checks.convex:check_relu2_rebuild"),
     Claim("convex.savarese_1d",
           r"scalar inputs, free biases, cost $\frac12\sum(w_j^2 + \alpha_j^2)$: the minimal "
@@ -53,5 +54,8 @@ CLAIMS = [
                   "(F v = F a conj(F u), Cauchy-Schwarz with sum |F u|^2 = 1); the factor "
                   "d^{-1/2} of THEORY.md belongs to the plain convention. With d^{-1/2} the "
                   "program's value lies below every scaled network's objective (48-66% "
-                  "lower on Z_4, Z_6, Z_8, Z_3 x Z_3 at beta = 0.05)."),
+                  "lower on Z_4, Z_6, Z_8, Z_3 x Z_3 at beta = 0.05).",
+          # pinned: the worst relative difference, 0.58236 (Z_4, Z_6) and 0.65627 (+ Z_8,
+          # Z_3 x Z_3); two Clarabel solves at 1e-9 move it by ~1e-7, so +-1e-5 is margin
+          finding_band={"quick": (0.58235, 0.58237), "full": (0.65626, 0.65628)}),
 ]

@@ -12,10 +12,13 @@ _TOL = "max error <= 1e-12 (FFT round-off on O(1) data is ~1e-15)"
 CLAIMS = [
     Claim("fourier.multiplier", r"$(W * x)^\wedge(m) = M(m)\,\hat x(m)$ with "
           r"$M(m) = d^{-1/2}\hat W(m)$ (scaled) or $\hat W(m)$ (plain)", _SRC,
-          "exact identity", _PROTOCOL + "; conv from the dense definition", _TOL,
+          "exact identity", _PROTOCOL + "; conv summed pixel by pixel from the definition, "
+          "with the convention factor written in the check", _TOL,
           "numerics.checks.fourier:check_multiplier"),
-    Claim("fourier.fft_equals_dense", "the FFT convolution equals the dense (doubly block) "
-          "circulant operator built from the definition", _SRC, "exact identity", _PROTOCOL,
+    Claim("fourier.fft_equals_dense", "the FFT convolution and the dense (doubly block) "
+          "circulant operator both equal the convolution summed pixel by pixel from its "
+          "definition", _SRC, "exact identity", _PROTOCOL + "; the oracle writes the factor "
+          "d^{-1/2} (scaled) itself instead of sharing numerics.fourier.scale_factor",
           _TOL, "numerics.checks.fourier:check_fft_equals_dense"),
     Claim("fourier.parseval", r"$\|W\|_F^2 = \sum_m \|M(m)\|_F^2$ (scaled), "
           r"$\frac1d \sum_m \|M(m)\|_F^2$ (plain)", _SRC, "exact identity", _PROTOCOL,

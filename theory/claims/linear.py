@@ -44,4 +44,12 @@ CLAIMS = [
           _SRC, "asymptotic scaling", "a 3x3 target of rank 1 at every frequency of d=6 (CBN "
           "rank 6); remainder at L = 16..256; log-log slope by least squares",
           "R0 == 6 and |slope + 2| < 0.1", "numerics.checks.linear:check_expansion"),
+    Claim("linear.rescaling",
+          r"$R_0(cA) = R_0(A)$ and $R(cA; L) = c^{2/L} R(A; L)$ for every $c > 0$ (the rank "
+          r"rule is scale-free)", _SRC, "exact identity",
+          "exactly rank-deficient targets (3x3 on 6 through 1 channel, 4x3 on 3x4 through 2; "
+          "full: also 5x5 on 16 through 3, 2x4 on 5x5 through 1); c = 1e-12, 1e-6, 1e6, 1e12; "
+          "depths 1, 2, 3, 8, 32; both conventions",
+          "R0 and every per-frequency rank unchanged; relative cost error <= 1e-12 (round-off)",
+          "numerics.checks.linear:check_rescaling"),
 ]

@@ -18,12 +18,20 @@ CLAIMS = [
           "numerics.checks.relu:check_constant_input_blocks"),
     Claim("relu.schatten_lower_bound",
           r"$\|\theta\|^2 \ge L\sum_m \|J_m(x)\|_{S_{2/L}}^{2/L}$ for every network and "
-          "constant input x", _SRC, "inequality", _NETS + "; quick: 100 nets",
-          "min (norm - bound)/norm >= -1e-12", "numerics.checks.relu:check_schatten_bound"),
+          "constant input x, with equality for balanced linear networks", _SRC, "inequality",
+          _NETS + "; quick: 100 nets; equality cases: numerics.linear.minimal_norm_weights of "
+          "random 3x2 targets on 6, 5, 3x4, depths 1-5, both conventions (quick: 6, full: 30)",
+          "min (norm - bound)/norm >= -1e-12 on the random nets and max |norm - bound|/norm "
+          "<= 1e-12 on the equality cases (round-off; a wrong exponent is off by > 1e-2)",
+          "numerics.checks.relu:check_schatten_bound"),
     Claim("relu.bottleneck_inequality",
           r"$\|\theta\|^2 \ge \sum_m [k_m L + 2\log|J_m|_+ + \sum_l(\sum_{i\le k_m}(s_i-1)^2 + "
-          r"\sum_{i>k_m} s_i^2)]$", _SRC, "inequality", _NETS + "; quick: 100 nets",
-          "min (norm - bound)/norm >= -1e-12",
+          r"\sum_{i>k_m} s_i^2)]$, with equality for linear networks whose kept singular "
+          r"values are 1", _SRC, "inequality", _NETS + "; quick: 100 nets; equality cases: "
+          "numerics.checks.relu.bottleneck_equality_nets (orthogonal frames, kept values 1, "
+          "dropped values in (0.1, 0.9), ranks 0-3 per frequency; quick: 6, full: 30)",
+          "min (norm - bound)/norm >= -1e-12 on the random nets and max |norm - bound|/norm "
+          "<= 1e-12 on the equality cases (round-off)",
           "numerics.checks.relu:check_bottleneck_inequality"),
     Claim("relu.fully_connected",
           "d = 1: a circular CNN is exactly a fully-connected network, and its constant-input "
@@ -40,6 +48,7 @@ CLAIMS = [
           "16) on 10 samples (full: 40); Jacobian ranks by central differences at the constant "
           "inputs of numerics.sweep.constant_inputs",
           "construction output equals f to 1e-12 relative, norm slope per layer equals "
-          "sum dim V_m to 1e-9, and the Jacobian lower bound does not exceed it",
+          "sum dim V_m to 1e-9, and the Jacobian lower bound equals it (both 6: the bounds "
+          "meet, R0 = 6)",
           "numerics.checks.relu:check_construction_upper_bound"),
 ]

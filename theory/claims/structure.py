@@ -27,6 +27,9 @@ CLAIMS = [
           "full-batch GD, lr 2.0, 1500 steps, init scale 0.1; depths 1, 2, 3 (full: 1-4); "
           "effective support (sum|b^|)^2 / sum|b^|^2; max-margin by numerics.convex (Clarabel)",
           "every run separates the data, effective support strictly decreasing in L, "
-          "cos(L = 2 predictor, Fourier-l1 max-margin) > 0.9",
+          "cos(L = 2 predictor, Fourier-l1 max-margin) > 0.9 and > its cosine with the l2 "
+          "max-margin; oracles: the support metric gives d, 2, 1, 4 on a delta, one pair, a "
+          "constant and two pairs (to 1e-12), the l1 value equals ||F beta||_1 summed over all "
+          "frequencies and its certified gap is <= 1e-6 relative (solver tolerance)",
           "numerics.checks.structure:check_gunasekar_sparsity"),
 ]
