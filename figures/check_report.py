@@ -74,7 +74,9 @@ def markdown(records: list[dict], env: dict, mode: str) -> str:
     lines = [f"# cbn-toolkit verification report ({mode} mode)", "",
              f"**{summary_line(records)}.** Every claim is listed with its numbers. A FINDING is "
              "a statement of THEORY.md that the numerics refute (the check is kept and must keep "
-             "failing); FAIL, ERROR or UNEXPECTED PASS make the run fail.", "",
+             "failing by the size pinned for it); FAIL, ERROR, UNEXPECTED PASS and FINDING "
+             "CHANGED (a finding whose size left its pinned band: a new result) make the run "
+             "fail.", "",
              "| claim | kind | predicted | measured | tolerance | verdict | time (s) |",
              "|---|---|---|---|---|---|---|"]
     for r in records:

@@ -21,7 +21,8 @@ import pytest
 
 pytestmark = pytest.mark.bench
 
-JOBS = {"check": ["check", "--quick"], "reproduce": ["reproduce", "--quick"]}
+#: the jobs, and whether they take a result store (a fresh one per measurement)
+JOBS = {"check": (["check", "--quick"], False), "reproduce": (["reproduce", "--quick"], True)}
 
 
 def _busy_loop() -> None:
@@ -29,13 +30,16 @@ def _busy_loop() -> None:
         pass
 
 
-def _measure(args: list[str], out: str) -> tuple[float, float]:
+def _measure(job: str, folder) -> tuple[float, float]:
     """(wall s, user + sys CPU s of the child and its workers) of one ``cbn`` call."""
+    args, has_store = JOBS[job]
+    args = [*args, "--out", str(folder / "out")] + (
+        ["--store", str(folder / "store")] if has_store else [])
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "figures.cli", *args, "--out", out],
-                   check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   env=dict(os.environ))
+    done = subprocess.run([sys.executable, "-m", "figures.cli", *args],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -45,20 +49,18 @@ def _measure(args: list[str], out: str) -> tuple[float, float]:
 @pytest.mark.parametrize("job", os.environ.get("CBN_BENCH_LOAD_JOBS", "check,reproduce")
                          .split(","))
 def test_cpu_time_under_load(job, tmp_path):
-    args = [*JOBS[job], "--store", str(tmp_path / "store-idle")]
-    idle_wall, idle_cpu = _measure(args, str(tmp_path / "idle"))
+    idle_wall, idle_cpu = _measure(job, tmp_path / "idle")
     busy = [multiprocessing.get_context("spawn").Process(target=_busy_loop, daemon=True)
             for _ in range(2)]
     for p in busy:
         p.start()
     try:
-        args[-1] = str(tmp_path / "store-loaded")
-        load_wall, load_cpu = _measure(args, str(tmp_path / "loaded"))
+        load_wall, load_cpu = _measure(job, tmp_path / "loaded")
     finally:
         for p in busy:
             p.terminate()
             p.join()
-    print(f"\n[load] cbn {' '.join(JOBS[job])}: idle {idle_wall:.1f} s wall, {idle_cpu:.1f} s "
+    print(f"\n[load] cbn {' '.join(JOBS[job][0])}: idle {idle_wall:.1f} s wall, {idle_cpu:.1f} s "
           f"CPU; beside 2 busy loops {load_wall:.1f} s wall ({load_wall / idle_wall:.2f}x), "
           f"{load_cpu:.1f} s CPU ({load_cpu / idle_cpu:.2f}x); OMP_WAIT_POLICY="
           f"{os.environ.get('OMP_WAIT_POLICY', 'unset (PASSIVE set by numerics)')}")
