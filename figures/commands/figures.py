@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(str(exc)) from None
     results = render(names, args)
     if args.json:
-        print(json.dumps([r.__dict__ for r in results], indent=2, default=str))
+        print(json.dumps([r.to_dict() for r in results], indent=2, default=str))
     else:
         for r in results:
             mark = {True: "agrees", False: "DISAGREES", None: "-"}[r.agrees]
