@@ -82,7 +82,8 @@ def compute(cfg: dict, device: str):
                            bias=False, convention=cfg["convention"], seed=cfg["seed"],
                            restarts=cfg["restarts"], device=device)
         trained.append({"depth": L, "norm_sq": res.norm_sq, "residual_rel": res.residual_rel,
-                        "converged": res.converged, "stop_reason": res.stop_reason})
+                        "converged": res.converged, "stop_reason": res.stop_reason,
+                        "iterations": res.iterations, "seconds": res.wall_time})
     record = {"R0": r0, "R1": r1, "R2": r2, "cbn_rank": int(ranks_per_frequency(A).sum()),
               "closed_depths": cfg["closed_depths"], "closed": closed, "trained": trained,
               "bounds": {"closed": "exact", "trained": "upper"}}
