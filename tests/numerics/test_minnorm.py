@@ -490,3 +490,29 @@ def test_a_stalled_phase_one_is_finished_by_gauss_newton():
     assert fixed.settings["history"] and "phase 1 had stalled" in fixed.stop_reason
     # phase 2 and the final restoration then fit the data to the engine's tol (1e-10)
     assert _max_residual_numpy(fixed, X, Y) <= 1e-10
+
+
+def test_small_fits_run_on_one_thread_and_restore_the_setting(monkeypatch):
+    """Below SMALL_FIT_ELEMENTS the search runs single-threaded (extra threads only wait on
+    ops too small to split); the caller's thread count is restored afterwards."""
+    import numerics.minnorm as mn
+
+    seen = []
+    real = mn._lbfgs
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mn, "_lbfgs", spy)
+    W, X, Y = linear_problem(0, (6,), 2, 2)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        min_norm_fit(X, Y, 2, [2], activation="identity", bias=False, seed=0, max_iter=50)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert seen and set(seen) == {1}
+    assert mn._is_small(torch.zeros(8, 2, 6), [2], 2, "cpu")
+    assert not mn._is_small(torch.zeros(1024, 32, 28, 28), [32] * 7, 10, "cpu")
