@@ -3,6 +3,8 @@
 A recipe is a module in :mod:`figures.recipes` exposing
 
 * ``NAME`` (str), ``TITLE`` (str), ``CAPTION`` (str: what the reader should see);
+* ``PROVENANCE`` (:class:`figures.provenance.Provenance`): the statement the figure tests,
+  quoted from ``paper_notes/``, and what of its setup is the toolkit's own reconstruction;
 * ``config(mode) -> dict`` for ``mode`` in ``{"tiny", "quick", "full"}`` (sizes, depths,
   ridge, learning rate, seeds, data: everything the numbers depend on);
 * ``compute(config, device) -> (record, arrays)``: deterministic per config, JSON-able
@@ -16,9 +18,10 @@ from __future__ import annotations
 
 import importlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from figures.provenance import Provenance
 from figures.recipes import RECIPES
 from numerics.store import DEFAULT_STORE, ResultStore
 
@@ -38,7 +41,12 @@ class FigureResult:
     config: dict
     seconds: float
     from_store: bool
+    provenance: Provenance
     extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """JSON-able record (the provenance as a dict)."""
+        return asdict(self)
 
 
 def recipe_module(name: str):
@@ -70,4 +78,5 @@ def run_recipe(name: str, mode: str, out_dir: Path, device: str = "cpu",
     agrees, line = module.verdict(stored.record)
     return FigureResult(name=name, title=module.TITLE, caption=module.CAPTION, agrees=agrees,
                         verdict=line, images=[str(p) for p in images], config=cfg,
-                        seconds=time.perf_counter() - start, from_store=from_store)
+                        seconds=time.perf_counter() - start, from_store=from_store,
+                        provenance=module.PROVENANCE)

@@ -9,19 +9,23 @@ from pathlib import Path
 from figures.check_report import markdown as claims_markdown
 from figures.check_report import summary_line
 from figures.files import json_text, write_text_atomic
+from figures.provenance import RECONSTRUCTION_NOTICE
 from figures.recipe_runner import FigureResult
 
 
 def figures_markdown(results: list[FigureResult], out_dir: Path) -> str:
-    """Markdown section with each figure image, caption, verdict, config and timing."""
-    lines = ["## Figures", ""]
+    """Markdown section: what every figure is (:data:`RECONSTRUCTION_NOTICE`), then per figure
+    its image, the statement it tests with the reconstruction note and unknowns
+    (:class:`figures.provenance.Provenance`), caption, verdict, config and timing."""
+    lines = ["## Figures", "", RECONSTRUCTION_NOTICE, ""]
     for r in results:
         mark = {True: "agrees with the theory", False: "**DISAGREES with the theory**",
                 None: "not tested here: see the numbers"}[r.agrees]
         lines += [f"### {r.title} (`{r.name}`)", ""]
         for image in r.images:
             lines.append(f"![{r.name}]({os.path.relpath(image, out_dir)})")
-        lines += ["", f"*What to see:* {r.caption}", "", f"*Numbers:* {r.verdict} ({mark})", "",
+        lines += ["", *r.provenance.markdown(), f"*What to see:* {r.caption}", "",
+                  f"*Numbers:* {r.verdict} ({mark})", "",
                   f"*Time:* {r.seconds:.1f} s{' (from the result store)' if r.from_store else ''}",
                   "", "<details><summary>config</summary>", "", "```json",
                   json.dumps(r.config, indent=1), "```", "</details>", ""]
@@ -41,6 +45,6 @@ def write_reproduction_report(claims: list[dict], figures: list[FigureResult], e
     text = "\n".join(head) + "\n" + figures_markdown(figures, out_dir) + "\n" + \
         claims_markdown(claims, env, mode).replace("# cbn-toolkit verification report", "# Claims")
     payload = {"mode": mode, "timings": timings, "environment": env, "claims": claims,
-               "figures": [f.__dict__ for f in figures]}
+               "figures": [f.to_dict() for f in figures]}
     write_text_atomic(out_dir / "report.json", json_text(payload))
     return write_text_atomic(out_dir / "report.md", text)

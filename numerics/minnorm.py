@@ -18,6 +18,7 @@ cost of the target only up to the constraint residual, which every record report
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -227,6 +228,35 @@ def _orient_linear_start(net: CircularCNN, X: np.ndarray, Y: np.ndarray) -> int:
     return flips
 
 
+#: A fit whose largest per-layer activation (fit samples x channels x pixels) has fewer entries
+#: than this runs on one intra-op thread: torch parallelises no elementwise op below its grain
+#: size (32768 elements), so extra threads only wait for each other; on the shared 2-core
+#: machine, with the other core busy, the quick linear figure's depth-3 fit took 30.3 s on 2
+#: threads against 6.8 s on 1 (and a different iteration count).
+SMALL_FIT_ELEMENTS = 32768
+
+
+def _is_small(Xf: torch.Tensor, widths: Sequence[int], c_out: int, device) -> bool:
+    """Whether a fit on CPU is below :data:`SMALL_FIT_ELEMENTS` (see there)."""
+    if torch.device(device).type != "cpu":
+        return False
+    channels = max([Xf.shape[1], c_out, *widths])
+    return Xf.shape[0] * channels * math.prod(Xf.shape[2:]) < SMALL_FIT_ELEMENTS
+
+
+@contextlib.contextmanager
+def _intra_op_threads(n: int | None):
+    """Run the block on ``n`` torch intra-op threads (``None``: leave the setting), restored
+    afterwards."""
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 # ---------------------------------------------------------------------------------------------
 # augmented Lagrangian
 # ---------------------------------------------------------------------------------------------
@@ -381,7 +411,8 @@ def _restore_feasibility(net: CircularCNN, Xt: torch.Tensor, Yt: torch.Tensor, t
 
 
 def _augmented_lagrangian(net, fit, check, include_bias, max_iter, tol, gtol, inner_iter, mu0,
-                          history_size, restore) -> tuple[int, bool, str, dict]:
+                          history_size, restore,
+                          estimate_multipliers=True) -> tuple[int, bool, str, dict]:
     """Run the method in place on ``net``; returns (iterations, converged, stop_reason, info).
 
     ``fit = (Xf, Yf)`` are the samples the objective sees and ``check = (Xt, Yt)`` those every
@@ -397,7 +428,9 @@ def _augmented_lagrangian(net, fit, check, include_bias, max_iter, tol, gtol, in
     under a weak penalty is a local minimum the search never leaves (dropping a small singular
     value ``s`` saves ``L s^{2/L}`` of norm and costs only ``mu s^2`` of penalty). Phase 2
     starts from least-squares multipliers (:func:`_multiplier_estimate`), nearly exact at a
-    warm start. Per outer step ``info['history']`` keeps [iterations, residual, norm, seconds].
+    warm start, or from ``lam = 0`` when ``estimate_multipliers`` is false (see
+    :func:`_starts_from_zero_multipliers`). Per outer step ``info['history']`` keeps
+    [iterations, residual, norm, seconds]; ``info['initial_multipliers']`` says which start.
     """
     t_start = time.perf_counter()
     params = list(net.parameters())
@@ -446,7 +479,12 @@ def _augmented_lagrangian(net, fit, check, include_bias, max_iter, tol, gtol, in
         return total, False, (f"infeasible start: phase 1 reached only max|residual|/max|Y| = "
                               f"{res:.1e} > {PHASE1_TOL:.0e} (dead ReLU units, too narrow, or "
                               f"a slow deep start); try another seed, restarts or max_iter"), info
-    lam = _multiplier_estimate(net, Xf, yscale, include_bias, CG_ITERS)
+    if estimate_multipliers:
+        lam = _multiplier_estimate(net, Xf, yscale, include_bias, CG_ITERS)
+        info["initial_multipliers"] = "least squares"
+    else:
+        lam = torch.zeros_like(Yf)
+        info["initial_multipliers"] = "zero"
     info["multiplier_seconds"] = time.perf_counter() - t_start - info["phase1_seconds"]
     mu = float(mu0) * max(norm, 1e-12) / Yt.numel()
     mu_max = MU_GROWTH_CAP * mu
@@ -491,6 +529,27 @@ def _augmented_lagrangian(net, fit, check, include_bias, max_iter, tol, gtol, in
         if res > 0.25 * prev_res:
             mu = min(3.0 * mu, mu_max)
         prev_res, prev_norm = res, norm
+
+
+def _starts_from_zero_multipliers(activation: str, depth: int) -> bool:
+    """Whether phase 2 starts from ``lam = 0`` instead of least-squares multipliers.
+
+    True for linear networks of depth 2. There, a frequency block (or a direction of one) that
+    the optimum leaves empty is bilinear, ``M_2(m) M_1(m)`` with both factors ``O(s)``: its
+    residual is ``O(s^2)``, as small as its norm ``2 s^2``. The least-squares multipliers at a
+    phase-1 network explain the norm's gradient there too, which takes spectral norm ``>= 2``
+    in that block, the curvature of the norm: the Lagrangian is then flat to second order in
+    ``s`` and the stray factors shrink only through the quartic penalty ``mu s^4``, whose
+    decrease float64 stops resolving against ``||theta||^2`` (the quick linear figure stalled
+    at ``s ~ 7e-5``, max residual ~6e-9, for 2800-5800 iterations). From ``lam = 0`` the
+    Lagrangian has curvature 2 in those factors and they decay geometrically. Zero multipliers
+    are safe at depth 2 because its cost, the nuclear norm of the product, is convex: no
+    block collapses into a local minimum. For ``L >= 3`` the norm ``L s^2`` dominates the
+    residual ``s^L`` (no such flatness), while a weak start does trap blocks at 0 (the reason
+    for the least-squares start, :func:`_augmented_lagrangian`): they keep it. ReLU networks
+    keep it too (not measured there).
+    """
+    return activation == "identity" and depth == 2
 
 
 def min_norm_fit(
@@ -584,38 +643,41 @@ def min_norm_fit(
         Xf = torch.as_tensor(Xc, dtype=dtype, device=device)
         Yf = torch.as_tensor(Yc, dtype=dtype, device=device)
     runs = []
-    for r in range(restarts):
-        from_init = init is not None and r == 0
-        net = _make_net(X, Y, depth, widths, activation, convention, bias, seed + r,
-                        init if from_init else None, device, dtype, init_scheme)
-        flips = _orient_linear_start(net, X, Y) if linear and not from_init else 0
-        t0 = time.perf_counter()
-        iters, ok, why, info = _augmented_lagrangian(net, (Xf, Yf), (Xt, Yt), include_bias,
-                                                     max_iter, tol, gtol, inner_iter, mu0,
-                                                     history_size, restore)
-        if "phase1_restoration" in info:
-            rest = info["phase1_restoration"]
-            why += (f"; phase 1 had stalled at max|residual|/max|Y| "
-                    f"{rest['residual_max_rel_before']:.1e}: {rest['steps']} Gauss-Newton steps "
-                    f"took it to {rest['residual_max_rel_after']:.1e}")
-        # only after phase 2 ran: an infeasible start was never norm-minimised
-        if restore and not ok and info.get("residual_max_rel", 0.0) > tol:
-            info.update(_restore_feasibility(net, Xt, Yt, tol, include_bias))
-            rest = info["restoration"]
-            why += (f"; then {rest['steps']} Gauss-Newton restoration steps: "
-                    f"max|residual|/max|Y| {rest['residual_max_rel_before']:.1e} -> "
-                    f"{rest['residual_max_rel_after']:.1e}, norm {rest['norm_before']:.6g} -> "
-                    f"{rest['norm_after']:.6g} ({rest['stopped']})")
-        rec = _record(net, Xt, Yt, include_bias, iterations=iters, wall_time=0.0,
-                      device=str(device), converged=ok, stop_reason=why,
-                      method="augmented_lagrangian", depth=depth, widths=widths,
-                      seed=seed + r, dtype=str(dtype).replace("torch.", ""),
-                      settings={"tol": tol, "gtol": gtol, "max_iter": max_iter,
-                                "inner_iter": inner_iter, "mu0": mu0,
-                                "history_size": history_size, **info,
-                                "from_init": from_init, "init_scheme": init_scheme,
-                                "fit_samples": int(Xf.shape[0]), "orientation_flips": flips})
-        runs.append((rec, time.perf_counter() - t0))
+    with _intra_op_threads(1 if _is_small(Xf, widths, Yf.shape[1], device) else None):
+        for r in range(restarts):
+            from_init = init is not None and r == 0
+            net = _make_net(X, Y, depth, widths, activation, convention, bias, seed + r,
+                            init if from_init else None, device, dtype, init_scheme)
+            flips = _orient_linear_start(net, X, Y) if linear and not from_init else 0
+            t0 = time.perf_counter()
+            iters, ok, why, info = _augmented_lagrangian(net, (Xf, Yf), (Xt, Yt), include_bias,
+                                                         max_iter, tol, gtol, inner_iter, mu0,
+                                                         history_size, restore,
+                                                         not _starts_from_zero_multipliers(
+                                                             activation, depth))
+            if "phase1_restoration" in info:
+                rest = info["phase1_restoration"]
+                why += (f"; phase 1 had stalled at max|residual|/max|Y| "
+                        f"{rest['residual_max_rel_before']:.1e}: {rest['steps']} Gauss-Newton "
+                        f"steps took it to {rest['residual_max_rel_after']:.1e}")
+            # only after phase 2 ran: an infeasible start was never norm-minimised
+            if restore and not ok and info.get("residual_max_rel", 0.0) > tol:
+                info.update(_restore_feasibility(net, Xt, Yt, tol, include_bias))
+                rest = info["restoration"]
+                why += (f"; then {rest['steps']} Gauss-Newton restoration steps: "
+                        f"max|residual|/max|Y| {rest['residual_max_rel_before']:.1e} -> "
+                        f"{rest['residual_max_rel_after']:.1e}, norm {rest['norm_before']:.6g} -> "
+                        f"{rest['norm_after']:.6g} ({rest['stopped']})")
+            rec = _record(net, Xt, Yt, include_bias, iterations=iters, wall_time=0.0,
+                          device=str(device), converged=ok, stop_reason=why,
+                          method="augmented_lagrangian", depth=depth, widths=widths,
+                          seed=seed + r, dtype=str(dtype).replace("torch.", ""),
+                          settings={"tol": tol, "gtol": gtol, "max_iter": max_iter,
+                                    "inner_iter": inner_iter, "mu0": mu0,
+                                    "history_size": history_size, **info,
+                                    "from_init": from_init, "init_scheme": init_scheme,
+                                    "fit_samples": int(Xf.shape[0]), "orientation_flips": flips})
+            runs.append((rec, time.perf_counter() - t0))
     ok_runs = [rec for rec, _ in runs if rec.converged]
     best = min(ok_runs, key=lambda rec: rec.norm_sq) if ok_runs else \
         min((rec for rec, _ in runs), key=lambda rec: (rec.residual_rel, rec.norm_sq))

@@ -541,6 +541,7 @@ def summarize(spec: SweepSpec, records: Sequence[StoredRecord]) -> dict:
         "depths": depths,
         "norm": norms,
         "residual": residuals,
+        "residual_rtol": spec.residual_rtol,
         "runs": [[{"seed": r.config["seed"], "norm_sq": r.record["norm_sq"],
                    "residual_max_abs": r.record["residual_max_abs"],
                    "residual_rel": r.record["residual_rel"],

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(str(exc)) from None
     results = render(names, args)
     if args.json:
-        print_json([r.__dict__ for r in results])
+        print_json([r.to_dict() for r in results])
     else:
         for r in results:
             mark = {True: "agrees", False: "DISAGREES", None: "-"}[r.agrees]

@@ -183,6 +183,29 @@ def _fmt(v, spec=".6g") -> str:
     return "n/a" if v is None else format(v, spec)
 
 
+#: Relative spread of the fitting seeds' norms above which the table lists every seed: the
+#: search stops at max|residual| <= 1e-10 max|Y|, so seeds that reach the same minimum agree
+#: to ~1e-9 relative; 1e-6 is a different minimum (or an unfinished run), not round-off.
+SPREAD_LISTED = 1e-6
+
+
+def seed_spread(runs: list[dict], rtol: float) -> tuple[int, float | None]:
+    """Number of runs that fit the data (``residual_rel <= rtol``) and the relative spread
+    ``(max - min) / min`` of their norms (None with fewer than two fitting runs)."""
+    norms = [r["norm_sq"] for r in runs if r["residual_rel"] <= rtol]
+    if len(norms) < 2:
+        return len(norms), None
+    return len(norms), (max(norms) - min(norms)) / min(norms)
+
+
+def _seed_lines(runs: list[dict], rtol: float) -> list[str]:
+    """One line per seed: norm, residual, and whether it fits the data."""
+    return [f"{'':>8}seed {r['seed']}: norm {r['norm_sq']:.10g}, residual_rel "
+            f"{r['residual_rel']:.1e}" + ("" if r["residual_rel"] <= rtol else
+                                          f"  DOES NOT FIT (> {rtol:g}; not used)")
+            for r in runs]
+
+
 def print_summary(s: dict, file=None) -> None:
     """Human-readable table of a sweep summary, every value with its bound label."""
     file = file or sys.stdout
@@ -192,15 +215,26 @@ def print_summary(s: dict, file=None) -> None:
       f"{s['n_samples']} samples, {s['seeds']} seed(s), {s['convention']} convention")
     p(f"store {s['store']['folder']}: {s['store']['reused']} run(s) reused, "
       f"{s['store']['computed']} computed ({s['store']['seconds']:.1f} s)")
-    p(f"{'depth':>6} {'best norm (UPPER bound)':>24} {'residual max':>13} {'exact':>14}")
+    rtol = s["residual_rtol"]
+    p(f"{'depth':>6} {'best norm (UPPER bound)':>24} {'residual max':>13} {'exact':>14} "
+      f"{'seeds fit':>9} {'spread':>8}")
     exact = s["exact"] or [None] * len(s["depths"])
     construction = s["construction_norm"] or [None] * len(s["depths"])
     if s["construction_norm"] is not None:
         p("(construction: norm of the explicit network of the target's factorisation, an "
           "UPPER bound)")
-    for L, n, r, e, c in zip(s["depths"], s["norm"], s["residual"], exact, construction):
+    for L, n, r, e, c, runs in zip(s["depths"], s["norm"], s["residual"], exact, construction,
+                                   s["runs"]):
+        fits, spread = seed_spread(runs, rtol)
         extra = "" if c is None else f"   construction {c:.10g}"
-        p(f"{L:>6} {n:>24.10g} {r:>13.2e} {_fmt(e, '14.10g'):>14}{extra}")
+        p(f"{L:>6} {n:>24.10g} {r:>13.2e} {_fmt(e, '14.10g'):>14} "
+          f"{f'{fits}/{len(runs)}':>9} {_fmt(spread, '8.1e'):>8}{extra}")
+        if fits < len(runs) or (spread is not None and spread > SPREAD_LISTED):
+            for line in _seed_lines(runs, rtol):
+                p(line)
+    p(f"(seeds fit: runs with residual_rel <= {rtol:g}, the only ones a best norm is taken "
+      f"from; spread: (max - min) / min of their norms; every seed is listed where one does "
+      f"not fit or the spread exceeds {SPREAD_LISTED:g})")
     iv = s["R0_interval"]
     p(f"R0_fit = {_fmt(s['R0_fit'])} (integer {_fmt(s['R0_integer'], 'd')}; leave-one-out "
       f"[{_fmt(iv[0] if iv else None)}, {_fmt(iv[1] if iv else None)}])   "

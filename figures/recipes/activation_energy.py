@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from figures.plotting import save, subplots
+from figures.provenance import Provenance
 from figures.recipes._common import frequency_label, lowpass_relu_data
 from numerics.fourier import centred_labels
 from numerics.minnorm import ridge_fit
@@ -31,6 +32,21 @@ CAPTION = ("Hidden-layer energy per frequency (normalised per layer) for two lea
            "equal gradient-flow time; the kept frequencies |m| <= K are marked. The theory "
            "predicts the energy inside the bottleneck concentrates on them, more so for the "
            "large learning rate.")
+
+PROVENANCE = Provenance(
+    statement="with training that is stable under a large learning rate ([WJ24], [J23]), "
+              "hidden representations inside the bottleneck are supported on the kept "
+              "frequencies/channels",
+    source="THEORY.md 4 (the project's reading of [WJ24], [J23])",
+    note="wen_jacot_2024.md",
+    reconstruction="the target relu(P_K x) (1-D, K = 1), one small ReLU net trained by "
+                   "full-batch gradient descent on loss + lam ||theta||^2 from one start with "
+                   "two learning rates at equal gradient-flow time (lr x steps); lam, the "
+                   "rates and the step counts are chosen here (the larger rate is the largest "
+                   "of a small grid that still decreases the objective)",
+    unknowns=("the papers' learning rates, weight decay and training length",
+              "what 'stable under a large learning rate' means there quantitatively",
+              "their architectures, data and normalisation"))
 
 RUNS = ("large", "small")
 

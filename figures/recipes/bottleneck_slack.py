@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from figures.plotting import save, subplots
+from figures.provenance import Provenance
 from figures.recipes import cbn_spectra
 from figures.recipes._common import factorisation_network, lowpass_relu_data, min_norm_ladder
 from numerics.bounds import (
@@ -30,6 +31,19 @@ CAPTION = ("The network norms (upper bounds on the cost of what they compute) st
            "lower bounds at every depth; the rank term L sum_m k_m grows with slope equal to "
            "the number of kept frequencies, and the slack concentrates in the first and last "
            "layers.")
+
+PROVENANCE = Provenance(
+    statement="at constant inputs the Jacobian is block-diagonal in frequency, which gives a "
+              "Schatten lower bound on the cost and `R0 >= sum_m rank J_m(x)`",
+    source="THEORY.md 4, this project's derivation (not a statement of the abstracts)",
+    note="wen_jacot_2024.md",
+    reconstruction="the nets of the cbn_spectra ladder (relu(P_K x), 1-D and 2-D) and one "
+                   "constant input; both lower bounds of THEORY.md 4 (Schatten and the "
+                   "bottleneck inequality) are evaluated on each trained net and compared with "
+                   "its norm and with the explicit factorisation network's norm",
+    unknowns=("whether the papers state these bounds in this form (derived here from the "
+              "abstracts)", "the constant inputs and rank thresholds they would use",
+              "their networks and normalisation"))
 
 #: Relative tolerance for "slack >= 0": the bound is a float64 sum of O(L d) terms of size
 #: O(norm), so rounding is ~1e-13 relative; 1e-9 leaves room without hiding a real violation.

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from figures.plotting import save, subplots
+from figures.provenance import Provenance
 from figures.recipes._common import (
     factorisation_network,
     factorisation_start_fit,
@@ -31,6 +32,22 @@ TITLE = "CBN picture: weight singular values per frequency and layer (deep ReLU 
 CAPTION = ("Inside the bottleneck (all but a few layers at the ends) only the frequencies "
            "|m|_inf <= K of the factorisation keep a singular value (near 1); every other "
            "frequency is ~0 there, while the last layer is full at every frequency.")
+
+PROVENANCE = Provenance(
+    statement="Deep CNNs with weight decay learn a *Convolution Bottleneck* (CBN): in all but a "
+              "few layers near the input and output, the network keeps only a few frequencies "
+              "(and channels) and the weights have a low per-frequency rank.",
+    source="[WJ24] abstract (summary in the note)",
+    note="wen_jacot_2024.md",
+    reconstruction="the target relu(P_K x) on Gaussian inputs, which factors through the "
+                   "frequencies |m|_inf <= K (the predicted kept set, THEORY.md 4), 1-D and "
+                   "2-D, narrow ReLU nets; networks are near-minimal-norm interpolants of the "
+                   "toolkit's constrained search (warm-started ladder, plus a perturbed "
+                   "factorisation start at the deepest depth), not weight-decay training; "
+                   "'near 1' means above the split NEAR_ONE_SPLIT of numerics.spectra",
+    unknowns=("[WJ24]'s architectures, widths, depths and data", "their weight decay, "
+              "learning rate and training length", "their convolution normalisation",
+              "how they decide that a singular value is kept"))
 
 PANELS = ("1d", "2d")
 #: Perturbation of the factorisation-network start (fraction of each layer's rms), as in the

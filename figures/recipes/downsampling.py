@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from figures.plotting import save, subplots
+from figures.provenance import Provenance
 from figures.recipes._common import frequency_label
 from numerics.fourier import (
     centred_labels,
@@ -40,6 +41,20 @@ CAPTION = ("Singular values per frequency of the middle layers of a strided (coa
            "an unstrided net representing the same low-pass map: the strided layers keep "
            "exactly the folded kept set; a stride that folds two kept frequencies together "
            "is flagged as not surviving.")
+
+PROVENANCE = Provenance(
+    statement="The paper observes the structure on MNIST classification, an MNIST digit-0 "
+              "autoencoder, a synthetic \"shape times pattern\" autoencoder and Newtonian "
+              "mechanics, and shows that it survives down-sampling.",
+    source="[WJ24] abstract (summary in the note); this figure tests its last clause",
+    note="wen_jacot_2024.md",
+    reconstruction="the linear low-pass P_K x (1-D) represented by one-channel ReLU nets "
+                   "through the non-negative representation P_K x + B, with and without a "
+                   "stride-2 layer, built from the factorisation and refined by the toolkit's "
+                   "minimal-norm search; survival is the folding rule of THEORY.md 1",
+    unknowns=("[WJ24]'s down-sampling architecture (stride placement, pooling or strided "
+              "convolution, up-sampling)", "their targets and data",
+              "their training protocol and normalisation"))
 
 
 def config(mode: str) -> dict:

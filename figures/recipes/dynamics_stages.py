@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from figures.provenance import Provenance
 from figures.recipes.dynamics import plot_learning_curves
 from numerics.dynamics.experiments import inversion_example, learning_curves
 
@@ -24,6 +25,20 @@ CAPTION = ("Solid: simulated strengths a_alpha(t)/s_alpha; dashed: closed-form S
            "The curves coincide, and the order of the stages inverts between the CNN (part "
            "concentrated on one frequency pair first) and the fully-connected net (stronger "
            "part first).")
+
+PROVENANCE = Provenance(
+    statement="Stage order: by `s_alpha max_j |phi~_alpha(j)|` for the CNN, by `s_alpha` for "
+              "the FC net.",
+    source="THEORY.md 6, this project's derivation from the [PLG23] abstract",
+    note="pinson_2023.md",
+    reconstruction="an 8x8 example built here with two structural parts whose closed-form "
+                   "stage orders differ between a full-size circular CNN with a "
+                   "fully-connected readout and a fully-connected net; gradient flow "
+                   "integrated from an aligned balanced start of scale eps = 0.01 (plain "
+                   "convention) against the Saxe sigmoids with the derived rates",
+    unknowns=("[PLG23]'s data sets and structural parts", "their kernel sizes, "
+              "initialisation scale and learning rate", "their convolution normalisation "
+              "(the rate's factor depends on it)"))
 
 #: Agreement criterion for curves: the flow is integrated to rtol 1e-10 and the example's parts
 #: are exact single sigmoids, so differences beyond 1e-6 of the strength would be a real miss.

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from figures.plotting import save, subplots
+from figures.provenance import Provenance
 from numerics.fourier import (
     centred_labels,
     circular_conv,
@@ -26,6 +27,20 @@ TITLE = "Linear CNN: minimal parameter norm versus depth"
 CAPTION = ("The exact cost R(A;L) grows linearly with slope R0 = CBN rank; the expansion "
            "L R0 + R1 + R2/L is indistinguishable beyond L ~ 4; trained networks (upper bounds) "
            "lie on or just above the closed form, never below.")
+
+PROVENANCE = Provenance(
+    statement="Linear CNNs: exact `R(A; L) = L sum_m sum_i s_i(A(m))^{2/L}`, hence "
+              "`R0 = sum_m rank A(m)`",
+    source="THEORY.md 3, this project's derivation of the [WJ24] abstract's R = L R0 + R1 + ...",
+    note="wen_jacot_2024.md",
+    reconstruction="a random 1-D multichannel filter with per-frequency rank <= 2 and rank 0 on "
+                   "the top half of the spectrum (so R0 is below the full rank), in the scaled "
+                   "convention; the closed form is evaluated exactly and compared with linear "
+                   "nets of width max rank A(m) trained by the toolkit's minimal-norm search "
+                   "(augmented Lagrangian + L-BFGS, upper bounds) on full-rank Gaussian inputs",
+    unknowns=("whether [WJ24] show such a curve at all", "their convolution normalisation "
+              "(scaled or plain)", "their targets, widths and depths",
+              "their training protocol (weight decay and its strength)"))
 
 
 def config(mode: str) -> dict:
@@ -67,7 +82,8 @@ def compute(cfg: dict, device: str):
                            bias=False, convention=cfg["convention"], seed=cfg["seed"],
                            restarts=cfg["restarts"], device=device)
         trained.append({"depth": L, "norm_sq": res.norm_sq, "residual_rel": res.residual_rel,
-                        "converged": res.converged, "stop_reason": res.stop_reason})
+                        "converged": res.converged, "stop_reason": res.stop_reason,
+                        "iterations": res.iterations, "seconds": res.wall_time})
     record = {"R0": r0, "R1": r1, "R2": r2, "cbn_rank": int(ranks_per_frequency(A).sum()),
               "closed_depths": cfg["closed_depths"], "closed": closed, "trained": trained,
               "bounds": {"closed": "exact", "trained": "upper"}}

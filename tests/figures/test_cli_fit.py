@@ -253,3 +253,31 @@ def test_issue_multichannel_lowpass_sweep_matches_closed_form(tmp_path, capsys):
     assert s["flags"] == []
     assert [c["total"] for c in s["deepest"]["layer_counts"]] == [40] * 8
     print(f"\nnorm - exact: {errors}\nR0_fit {s['R0_fit']}, R1_fit {s['R1_fit']}")
+
+
+def test_seed_spread_counts_fitting_runs_only():
+    from figures.commands.fit import seed_spread
+    runs = [{"norm_sq": 10.0, "residual_rel": 1e-9}, {"norm_sq": 12.0, "residual_rel": 1e-8},
+            {"norm_sq": 5.0, "residual_rel": 1e-2}]  # the lowest norm misses the data
+    assert seed_spread(runs, 1e-6) == (2, 0.2)
+    assert seed_spread(runs[:1], 1e-6) == (1, None)
+    assert seed_spread(runs[2:], 1e-6) == (0, None)
+
+
+def test_fit_text_table_shows_seed_spread_and_marks_runs_that_do_not_fit(tmp_path, capsys):
+    """Both seeds fit at the default tolerance (spread at round-off); at --residual-rtol 1e-14
+    (below the search's 1e-10) none does, and every seed is listed and marked."""
+    args = [*BASE, "--depths", "2,3", "--seeds", "2", "--store", str(tmp_path / "s")]
+
+    def rows(extra):
+        assert main(["fit", *args, *extra]) == 0
+        out = capsys.readouterr().out
+        return out, [line.split() for line in out.splitlines()
+                     if line.split()[:1] in (["2"], ["3"])]
+
+    out, table = rows([])
+    assert [r[4] for r in table] == ["2/2", "2/2"] and "DOES NOT FIT" not in out
+    assert all(float(r[5]) <= 1e-8 for r in table)  # same minimum: norms agree to ~1e-10
+    out, table = rows(["--residual-rtol", "1e-14"])
+    assert [r[4] for r in table] == ["0/2", "0/2"] and [r[5] for r in table] == ["n/a", "n/a"]
+    assert out.count("DOES NOT FIT") == 4 and "seed 1: norm" in out

@@ -32,4 +32,6 @@ def test_reproduce_writes_report_with_figures_and_claims(tmp_path, monkeypatch, 
     report = (tmp_path / "rep" / "report.md").read_text()
     assert "linear_cost_depth" in report and "figures/linear_cost_depth.png" in report
     assert "`fourier.parseval`" in report and "Timings" in report
+    prov = runner.recipe_module("linear_cost_depth").PROVENANCE
+    assert prov.statement in report and prov.reconstruction in report
     assert code == 0
