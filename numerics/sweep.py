@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import math
+import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
@@ -27,9 +29,10 @@ from numerics.bounds import LOOSE_RANK_RTOL, bottleneck_terms, jacobian_blocks_f
 from numerics.executor import SerialExecutor
 from numerics.fitting import consistency_flags, fit_depth_scaling
 from numerics.fourier import filters_from_multipliers, multipliers_from_filters
+from numerics.inputs import InputError
 from numerics.linear import expansion_terms, ranks_per_frequency, representation_cost
 from numerics.spectra import NEAR_ONE_SPLIT, near_one_counts, weight_spectra
-from numerics.store import ResultStore, StoredRecord
+from numerics.store import LOCATION, ResultStore, StoredRecord
 from numerics.targets import LinearTarget, Target, get_target
 from numerics.targets.base import diagonal_projectors
 
@@ -44,16 +47,77 @@ FIT = "least-squares estimate from the best norm per depth (themselves upper bou
 INITS = ("ladder", "random", "construction")
 
 
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def pin_target(target: dict) -> dict:
+    """The target configuration with a file target pinned to its content.
+
+    ``{"spec": "path/to/file.py:attr", ...}`` becomes ``{"spec": "file.py:attr",
+    "source_sha256": <SHA-256 of the file>, "location": "/absolute/path/to/file.py", ...}``:
+    the store key (which leaves out ``location``, :mod:`numerics.store`) then changes when the
+    file is edited and not when it moves, and a relative and an absolute path give the same
+    key. Other targets (and an already pinned one) are returned unchanged.
+
+    Raises
+    ------
+    InputError
+        If the file does not exist.
+    """
+    where, sep, attr = target.get("spec", "").rpartition(":")
+    if "location" in target or not sep or not where.endswith(".py"):
+        return dict(target)
+    path = Path(where).expanduser().resolve()
+    if not path.is_file():
+        raise InputError(f"target file not found: {where}")
+    return {**target, "spec": f"{path.name}:{attr}", "source_sha256": _file_sha256(path),
+            LOCATION: str(path)}
+
+
 def target_from_config(target: dict) -> Target:
     """Build the target of a run configuration: ``{"spec": ..., "params": {...}}`` (a registered
-    name, entry point or ``module:function``) or ``{"filter": nested list, "convention": ...}``
-    (the linear operator ``x -> W * x`` of a filter, THEORY.md 3)."""
+    name, entry point, ``module:function`` or a file target, pinned or not: :func:`pin_target`)
+    or ``{"filter": nested list, "convention": ...}`` (the linear operator ``x -> W * x`` of a
+    filter, THEORY.md 3).
+
+    Raises
+    ------
+    InputError
+        If a pinned file is missing or changed on the machine that builds the target (a Dask
+        worker must see the file at the same absolute path).
+    """
     if "filter" in target:
         filters = np.asarray(target["filter"], dtype=float)
         name = "filter:" + hashlib.sha256(filters.tobytes()).hexdigest()[:12]
         mult = multipliers_from_filters(filters, target["convention"])
         return LinearTarget(name, mult, "Linear operator of a user filter.")
-    return get_target(target["spec"], **target.get("params", {}))
+    params = target.get("params", {})
+    if LOCATION not in target:
+        return get_target(target["spec"], **params)
+    path, host = Path(target[LOCATION]), socket.gethostname()
+    if not path.is_file():
+        raise InputError(f"target file {path} is not visible on host {host} (the process "
+                         f"building the target, e.g. a Dask worker): put it in a folder every "
+                         f"worker sees at the same absolute path")
+    if _file_sha256(path) != target["source_sha256"]:
+        raise InputError(f"target file {path} on host {host} differs from the one the sweep "
+                         f"was started with (SHA-256 {target['source_sha256'][:12]}...): "
+                         f"was it edited during the run?")
+    built = get_target(f"{path}:{target['spec'].rpartition(':')[2]}", **params)
+    built.name = target["spec"]
+    return built
+
+
+def data_sha256(X: np.ndarray, Y: np.ndarray) -> str:
+    """SHA-256 of the sampled data: shapes and float64 bytes of ``X`` and ``Y`` (the inputs
+    and the target's values on them, which are all a fit sees of the target)."""
+    digest = hashlib.sha256()
+    for a in (X, Y):
+        a = np.ascontiguousarray(a, dtype=np.float64)
+        digest.update(repr(a.shape).encode())
+        digest.update(a.tobytes())
+    return digest.hexdigest()
 
 
 def construction_network(target: Target, depth: int, width: int) -> tuple[list, list]:
@@ -167,6 +231,14 @@ class SweepSpec:
         if self.start_noise > 0 and self.init == "random":
             raise ValueError("start_noise perturbs a construction or ladder start; "
                              "init='random' has none")
+        object.__setattr__(self, "target", pin_target(self.target))
+
+    def data(self) -> tuple[np.ndarray, np.ndarray]:
+        """The samples every run fits: ``X`` ``(n_samples, c_in, *spatial)`` drawn by the
+        target's sampler with ``sample_seed`` and ``Y = target(X)``."""
+        target = target_from_config(self.target)
+        X = target.sample(self.n_samples, self.sample_seed)
+        return X, target.evaluate(X)
 
     def run_configs(self) -> list[dict]:
         """One configuration per (depth, seed), depth-major.
@@ -177,6 +249,9 @@ class SweepSpec:
         """
         base = asdict(self)
         del base["depths"], base["seeds"], base["residual_rtol"], base["ladder_restarts"]
+        # the data enter the key by content: a target whose code changed outside this package
+        # (a user's module, an installed entry point) gets new records
+        base["data_sha256"] = data_sha256(*self.data())
         if self.init == "ladder":
             base.update(start_attempts=self.ladder_restarts, residual_rtol=self.residual_rtol)
         return [
