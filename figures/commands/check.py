@@ -6,12 +6,11 @@ Exit status 0 only when every asserted claim passes and every recorded finding s
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from figures.check_report import environment, run_checks, summary_line, write_report
-from figures.cli import add_common_options
+from figures.cli import add_common_options, plain_json, print_json
 from theory.claims import select_claims
 
 NAME = "check"
@@ -23,12 +22,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", default=None, metavar="PATTERN",
                         help="claim ids matching this glob or substring")
     parser.add_argument("--list", action="store_true", help="list claim ids and exit")
-    add_common_options(parser)
+    add_common_options(parser, seed=False)
 
 
 def run(args: argparse.Namespace) -> int:
     claims = select_claims(args.only)
     if args.list:
+        if args.json:
+            print_json({"claims": [{"id": c.id, "kind": c.kind} for c in claims]})
+            return 0
         for c in claims:
             print(f"{c.id:40s} {c.kind}")
         return 0
@@ -43,8 +45,8 @@ def run(args: argparse.Namespace) -> int:
     json_path, md_path = write_report(records, env, mode, out)
     ok = all(r["ok"] for r in records)
     if args.json:
-        print(json.dumps({"mode": mode, "passed": ok, "report": str(md_path),
-                          "environment": env, "claims": records}, indent=2, default=str))
+        print_json(plain_json({"mode": mode, "passed": ok, "report": str(md_path),
+                               "environment": env, "claims": records}))
     else:
         for r in records:
             print(f"{r['verdict']:8s}  {r['id']:40s} measured={r['measured']!s:.40}  "

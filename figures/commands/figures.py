@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from figures.cli import add_common_options
+from figures.cli import add_common_options, plain_json, print_json
 from figures.recipe_runner import recipe_module, run_recipe
 from figures.recipes import RECIPES
 from numerics.inputs import InputError
@@ -43,7 +42,7 @@ def mode_of(args: argparse.Namespace) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"any of: {', '.join(RECIPES)}")
     add_figure_options(parser)
-    add_common_options(parser)
+    add_common_options(parser, seed=False)
 
 
 def render(names, args) -> list:
@@ -67,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(str(exc)) from None
     results = render(names, args)
     if args.json:
-        print(json.dumps([r.__dict__ for r in results], indent=2, default=str))
+        print_json({"figures": plain_json([r.__dict__ for r in results])})
     else:
         for r in results:
             mark = {True: "agrees", False: "DISAGREES", None: "-"}[r.agrees]
