@@ -50,6 +50,15 @@ PHASE1_TOL = 1e-4
 #: Conjugate-gradient passes for the least-squares multipliers that start phase 2.
 CG_ITERS = 200
 
+#: Tikhonov term of the multiplier system, relative to the Rayleigh quotient of its right-hand
+#: side (a scale of ``J J^T``). The constraints of a fit are often highly redundant (a ReLU net
+#: that is affine on its samples: 10 independent directions among 128 constraints); CG on the
+#: singular ``J J^T`` then grows round-off in its null space without bound (multipliers of
+#: 1e12 at a warm start, whose first augmented-Lagrangian step threw the norm to 1e12). With the
+#: term, directions with singular values below ~1e-5 of the scale are damped, the rest solved
+#: to ~1e-10 relative.
+CG_RIDGE = 1e-10
+
 #: Relative change of the norm over one outer step below which it counts as settled (used when
 #: L-BFGS hits its inner cap at ReLU kinks although the constrained optimum is reached).
 NORM_SETTLED_RTOL = 1e-9
@@ -59,6 +68,10 @@ NORM_SETTLED_RTOL = 1e-9
 #: (``N * c_out * prod(spatial)``) and this many Jacobian entries (float64: 8 bytes each).
 RESTORE_MAX_CONSTRAINTS = 4096
 RESTORE_MAX_ENTRIES = 2 * 10**7
+
+#: Steps at the end of :func:`ridge_fit` whose objective is kept (``objective_tail``): GD at a
+#: stable rate decreases a smooth objective monotonically, oscillation does not.
+OBJECTIVE_TAIL = 6
 
 #: Gauss-Newton steps of the restoration, and the growth of the residual over its start at
 #: which the steps count as diverging (the best network seen is kept either way).
@@ -243,8 +256,9 @@ def _lbfgs(params, closure_of, max_iter, gtol, history_size) -> tuple[int, bool]
     return iters, iters < max_iter and evals < 2 * max_iter
 
 
-def _solve_jjt(net, Xt, yscale, rhs_of, iters):
-    """CG on ``J J^T u = b`` with ``J`` the Jacobian of ``f_theta(X) / yscale`` in theta.
+def _solve_jjt(net, Xt, yscale, rhs_of, iters, ridge=CG_RIDGE):
+    """CG on ``(J J^T + delta I) u = b`` with ``J`` the Jacobian of ``f_theta(X) / yscale`` in
+    theta and ``delta = ridge * <b, J J^T b> / <b, b>`` (see :data:`CG_RIDGE`).
 
     ``rhs_of(jvp, out)`` builds ``b``; ``J^T w`` is a backward pass and ``J v`` the
     double-backward trick, so no Jacobian is formed. Returns ``(u, jtvp)``. (Tried and dropped:
@@ -268,11 +282,12 @@ def _solve_jjt(net, Xt, yscale, rhs_of, iters):
     r = b.clone()
     p = r.clone()
     rr = float(torch.sum(r * r))
+    delta = ridge * float(torch.sum(b * jvp(jtvp(b)))) / max(rr, 1e-300)
     stop = 1e-28 * max(rr, 1e-300)
     for _ in range(iters):
         if rr <= stop:
             break
-        ap = jvp(jtvp(p))
+        ap = jvp(jtvp(p)) + delta * p
         pap = float(torch.sum(p * ap))
         if pap <= 0:
             break
@@ -381,8 +396,7 @@ def _restore_feasibility(net: CircularCNN, Xt: torch.Tensor, Yt: torch.Tensor, t
 
 
 def _augmented_lagrangian(net, fit, check, include_bias, max_iter, tol, gtol, inner_iter, mu0,
-                          history_size, restore,
-                          estimate_multipliers=True) -> tuple[int, bool, str, dict]:
+                          history_size, restore) -> tuple[int, bool, str, dict]:
     """Run the method in place on ``net``; returns (iterations, converged, stop_reason, info).
 
     ``fit = (Xf, Yf)`` are the samples the objective sees and ``check = (Xt, Yt)`` those every
@@ -398,9 +412,7 @@ def _augmented_lagrangian(net, fit, check, include_bias, max_iter, tol, gtol, in
     under a weak penalty is a local minimum the search never leaves (dropping a small singular
     value ``s`` saves ``L s^{2/L}`` of norm and costs only ``mu s^2`` of penalty). Phase 2
     starts from least-squares multipliers (:func:`_multiplier_estimate`), nearly exact at a
-    warm start, or from ``lam = 0`` when ``estimate_multipliers`` is false (see
-    :func:`_starts_from_zero_multipliers`). Per outer step ``info['history']`` keeps
-    [iterations, residual, norm, seconds]; ``info['initial_multipliers']`` says which start.
+    warm start. Per outer step ``info['history']`` keeps [iterations, residual, norm, seconds].
     """
     t_start = time.perf_counter()
     params = list(net.parameters())
@@ -449,12 +461,7 @@ def _augmented_lagrangian(net, fit, check, include_bias, max_iter, tol, gtol, in
         return total, False, (f"infeasible start: phase 1 reached only max|residual|/max|Y| = "
                               f"{res:.1e} > {PHASE1_TOL:.0e} (dead ReLU units, too narrow, or "
                               f"a slow deep start); try another seed, restarts or max_iter"), info
-    if estimate_multipliers:
-        lam = _multiplier_estimate(net, Xf, yscale, include_bias, CG_ITERS)
-        info["initial_multipliers"] = "least squares"
-    else:
-        lam = torch.zeros_like(Yf)
-        info["initial_multipliers"] = "zero"
+    lam = _multiplier_estimate(net, Xf, yscale, include_bias, CG_ITERS)
     info["multiplier_seconds"] = time.perf_counter() - t_start - info["phase1_seconds"]
     mu = float(mu0) * max(norm, 1e-12) / Yt.numel()
     mu_max = MU_GROWTH_CAP * mu
@@ -499,27 +506,6 @@ def _augmented_lagrangian(net, fit, check, include_bias, max_iter, tol, gtol, in
         if res > 0.25 * prev_res:
             mu = min(3.0 * mu, mu_max)
         prev_res, prev_norm = res, norm
-
-
-def _starts_from_zero_multipliers(activation: str, depth: int) -> bool:
-    """Whether phase 2 starts from ``lam = 0`` instead of least-squares multipliers.
-
-    True for linear networks of depth 2. There, a frequency block (or a direction of one) that
-    the optimum leaves empty is bilinear, ``M_2(m) M_1(m)`` with both factors ``O(s)``: its
-    residual is ``O(s^2)``, as small as its norm ``2 s^2``. The least-squares multipliers at a
-    phase-1 network explain the norm's gradient there too, which takes spectral norm ``>= 2``
-    in that block, the curvature of the norm: the Lagrangian is then flat to second order in
-    ``s`` and the stray factors shrink only through the quartic penalty ``mu s^4``, whose
-    decrease float64 stops resolving against ``||theta||^2`` (the quick linear figure stalled
-    at ``s ~ 7e-5``, max residual ~6e-9, for 2800-5800 iterations). From ``lam = 0`` the
-    Lagrangian has curvature 2 in those factors and they decay geometrically. Zero multipliers
-    are safe at depth 2 because its cost, the nuclear norm of the product, is convex: no
-    block collapses into a local minimum. For ``L >= 3`` the norm ``L s^2`` dominates the
-    residual ``s^L`` (no such flatness), while a weak start does trap blocks at 0 (the reason
-    for the least-squares start, :func:`_augmented_lagrangian`): they keep it. ReLU networks
-    keep it too (not measured there).
-    """
-    return activation == "identity" and depth == 2
 
 
 def min_norm_fit(
@@ -621,9 +607,7 @@ def min_norm_fit(
         t0 = time.perf_counter()
         iters, ok, why, info = _augmented_lagrangian(net, (Xf, Yf), (Xt, Yt), include_bias,
                                                      max_iter, tol, gtol, inner_iter, mu0,
-                                                     history_size, restore,
-                                                     not _starts_from_zero_multipliers(
-                                                         activation, depth))
+                                                     history_size, restore)
         if "phase1_restoration" in info:
             rest = info["phase1_restoration"]
             why += (f"; phase 1 had stalled at max|residual|/max|Y| "
@@ -704,6 +688,7 @@ def ridge_fit(
     gen = torch.Generator().manual_seed(seed)
     n = X.shape[0]
     converged, why, step = False, f"steps: {steps} steps done", 0
+    tail: list[float] = []  # the objective at the last OBJECTIVE_TAIL steps (stability check)
     for step in range(1, steps + 1):
         if batch_size is None:
             xb, yb = Xt, Yt
@@ -716,6 +701,8 @@ def ridge_fit(
         if not torch.isfinite(obj):
             why = f"diverged: non-finite objective at step {step}"
             break
+        if step > steps - OBJECTIVE_TAIL:
+            tail.append(float(obj.detach()))
         obj.backward()
         if gtol > 0 and batch_size is None:
             gmax = max(float(p.grad.abs().max()) for p in net.parameters())
@@ -728,7 +715,7 @@ def ridge_fit(
                    method="ridge_gd" if batch_size is None else "ridge_sgd", depth=depth,
                    widths=widths, seed=seed, dtype=str(dtype).replace("torch.", ""),
                    settings={"lam": lam, "lr": lr, "steps": steps, "batch_size": batch_size,
-                             "gtol": gtol})
+                             "gtol": gtol, "objective_tail": tail})
 
 
 # ---------------------------------------------------------------------------------------------
