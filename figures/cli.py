@@ -14,7 +14,9 @@ removed) ends with one line and exit status 1; store records finished before it 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -54,16 +56,32 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def add_common_options(parser: argparse.ArgumentParser) -> None:
-    """Options every computing command takes: ``--json``, ``--out``, ``--seed``."""
+EXIT_TERMINATED = 143
+
+#: Where :func:`print_json` writes: the command's real stdout. Under ``--json``, :func:`main`
+#: sends everything else written to ``sys.stdout`` (a user's target that prints, a library) to
+#: stderr, so stdout carries the JSON object only.
+_json_stream = None
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that it unwinds like Ctrl-C (executors stop their
+    worker processes on the way out)."""
+
+
+def add_common_options(parser: argparse.ArgumentParser, seed: bool = True) -> None:
+    """Options of computing commands: ``--json``, ``--out`` and (where a command uses one)
+    ``--seed``."""
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.add_argument("--out", default=None, help="folder for output files")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    if seed:
+        parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
 
 def print_json(obj) -> None:
-    """Print ``obj`` on stdout as JSON (:func:`figures.files.json_text`: NaN/inf as null)."""
-    print(json_text(obj))
+    """Print ``obj`` as JSON (:func:`figures.files.json_text`: NaN/inf as null) on the
+    command's real stdout (see ``_json_stream``)."""
+    print(json_text(obj), file=_json_stream or sys.stdout, flush=True)
 
 
 def package_version() -> str:
@@ -112,15 +130,31 @@ def check_output_paths(args: argparse.Namespace) -> None:
         check_store_folder(args.store, "--store")
 
 
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    global _json_stream
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
     command = next((a for a in argv if not a.startswith("-")), None)
     args = build_parser(command if command in COMMANDS else None).parse_args(argv)
     try:
-        check_output_paths(args)
-        return int(args._run(args) or 0)
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread: leave signals to the caller
+        previous = None
+    _json_stream = sys.stdout
+    diverted = (contextlib.redirect_stdout(sys.stderr) if getattr(args, "json", False)
+                else contextlib.nullcontext())
+    try:
+        with diverted:
+            check_output_paths(args)
+            return int(args._run(args) or 0)
+    except Terminated:
+        print(f"{args._prog}: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print(f"{args._prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -128,6 +162,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         return _fail(args, exc)
+    finally:
+        _json_stream = None
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _fail(args: argparse.Namespace, exc: Exception) -> int:
@@ -151,4 +189,8 @@ def _fail(args: argparse.Namespace, exc: Exception) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run the imported module's main, whose stdout stream the commands' print_json shares
+    # (``python -m figures.cli`` runs this file as a second module, ``__main__``)
+    from figures import cli
+
+    sys.exit(cli.main())

@@ -14,6 +14,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -28,9 +29,21 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+#: ``prctl`` option asking Linux to signal a process when its parent dies.
+_PR_SET_PDEATHSIG = 1
+
+
 def _worker_init() -> None:
-    """Worker start-up: ignore SIGINT (the parent handles Ctrl-C), single-threaded math."""
+    """Worker start-up: ignore SIGINT (the parent handles Ctrl-C), end with the parent (Linux:
+    SIGTERM when it dies, however it dies), stdout onto stderr (what user code prints must not
+    reach the parent's stdout, which may carry JSON), single-threaded math."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = "1"
     try:

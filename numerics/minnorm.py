@@ -51,6 +51,15 @@ PHASE1_TOL = 1e-4
 #: Conjugate-gradient passes for the least-squares multipliers that start phase 2.
 CG_ITERS = 200
 
+#: Tikhonov term of the multiplier system, relative to the Rayleigh quotient of its right-hand
+#: side (a scale of ``J J^T``). The constraints of a fit are often highly redundant (a ReLU net
+#: that is affine on its samples: 10 independent directions among 128 constraints); CG on the
+#: singular ``J J^T`` then grows round-off in its null space without bound (multipliers of
+#: 1e12 at a warm start, whose first augmented-Lagrangian step threw the norm to 1e12). With the
+#: term, directions with singular values below ~1e-5 of the scale are damped, the rest solved
+#: to ~1e-10 relative.
+CG_RIDGE = 1e-10
+
 #: Relative change of the norm over one outer step below which it counts as settled (used when
 #: L-BFGS hits its inner cap at ReLU kinks although the constrained optimum is reached).
 NORM_SETTLED_RTOL = 1e-9
@@ -60,6 +69,10 @@ NORM_SETTLED_RTOL = 1e-9
 #: (``N * c_out * prod(spatial)``) and this many Jacobian entries (float64: 8 bytes each).
 RESTORE_MAX_CONSTRAINTS = 4096
 RESTORE_MAX_ENTRIES = 2 * 10**7
+
+#: Steps at the end of :func:`ridge_fit` whose objective is kept (``objective_tail``): GD at a
+#: stable rate decreases a smooth objective monotonically, oscillation does not.
+OBJECTIVE_TAIL = 6
 
 #: Gauss-Newton steps of the restoration, and the growth of the residual over its start at
 #: which the steps count as diverging (the best network seen is kept either way).
@@ -273,8 +286,9 @@ def _lbfgs(params, closure_of, max_iter, gtol, history_size) -> tuple[int, bool]
     return iters, iters < max_iter and evals < 2 * max_iter
 
 
-def _solve_jjt(net, Xt, yscale, rhs_of, iters):
-    """CG on ``J J^T u = b`` with ``J`` the Jacobian of ``f_theta(X) / yscale`` in theta.
+def _solve_jjt(net, Xt, yscale, rhs_of, iters, ridge=CG_RIDGE):
+    """CG on ``(J J^T + delta I) u = b`` with ``J`` the Jacobian of ``f_theta(X) / yscale`` in
+    theta and ``delta = ridge * <b, J J^T b> / <b, b>`` (see :data:`CG_RIDGE`).
 
     ``rhs_of(jvp, out)`` builds ``b``; ``J^T w`` is a backward pass and ``J v`` the
     double-backward trick, so no Jacobian is formed. Returns ``(u, jtvp)``. (Tried and dropped:
@@ -298,11 +312,12 @@ def _solve_jjt(net, Xt, yscale, rhs_of, iters):
     r = b.clone()
     p = r.clone()
     rr = float(torch.sum(r * r))
+    delta = ridge * float(torch.sum(b * jvp(jtvp(b)))) / max(rr, 1e-300)
     stop = 1e-28 * max(rr, 1e-300)
     for _ in range(iters):
         if rr <= stop:
             break
-        ap = jvp(jtvp(p))
+        ap = jvp(jtvp(p)) + delta * p
         pap = float(torch.sum(p * ap))
         if pap <= 0:
             break
@@ -735,6 +750,7 @@ def ridge_fit(
     gen = torch.Generator().manual_seed(seed)
     n = X.shape[0]
     converged, why, step = False, f"steps: {steps} steps done", 0
+    tail: list[float] = []  # the objective at the last OBJECTIVE_TAIL steps (stability check)
     for step in range(1, steps + 1):
         if batch_size is None:
             xb, yb = Xt, Yt
@@ -747,6 +763,8 @@ def ridge_fit(
         if not torch.isfinite(obj):
             why = f"diverged: non-finite objective at step {step}"
             break
+        if step > steps - OBJECTIVE_TAIL:
+            tail.append(float(obj.detach()))
         obj.backward()
         if gtol > 0 and batch_size is None:
             gmax = max(float(p.grad.abs().max()) for p in net.parameters())
@@ -759,7 +777,7 @@ def ridge_fit(
                    method="ridge_gd" if batch_size is None else "ridge_sgd", depth=depth,
                    widths=widths, seed=seed, dtype=str(dtype).replace("torch.", ""),
                    settings={"lam": lam, "lr": lr, "steps": steps, "batch_size": batch_size,
-                             "gtol": gtol})
+                             "gtol": gtol, "objective_tail": tail})
 
 
 # ---------------------------------------------------------------------------------------------

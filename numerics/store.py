@@ -10,7 +10,10 @@ Layout of a store folder (default ``./cbn-results``)::
 version (``importlib.metadata.version("cbn-toolkit")``) and a fingerprint of the numerical code
 (SHA-256 of every ``.py`` file of the ``numerics`` package: an editable install keeps its version
 number while the code changes), so any change of target, domain, sizes, depth, seed, convention,
-solver settings or code gives a new key.
+solver settings or code gives a new key. Entries named ``location`` (anywhere in the
+configuration) say where an input lives, not what it is, and are left out of the key: a sweep
+puts the content of such inputs in the configuration as hashes (``numerics.sweep``), so a file
+moved to another folder keeps its records and an edited one gets new ones.
 
 Writes are atomic: each file is written to a temporary name in the same folder, flushed,
 ``fsync``-ed and moved into place with ``os.replace``. The NPZ is written first and the JSON
@@ -95,9 +98,23 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
+#: Configuration entries that say where an input is, not what it is (left out of the key).
+LOCATION = "location"
+
+
+def _identity(value: Any) -> Any:
+    """``value`` without the :data:`LOCATION` entries of its dictionaries (recursively)."""
+    if isinstance(value, dict):
+        return {k: _identity(v) for k, v in value.items() if k != LOCATION}
+    if isinstance(value, list):
+        return [_identity(v) for v in value]
+    return value
+
+
 def config_key(config: dict) -> str:
-    """SHA-256 hex digest identifying ``config`` plus the package version."""
-    payload = canonical_json({"config": config, "package_version": package_version(),
+    """SHA-256 hex digest identifying ``config`` (without its :data:`LOCATION` entries) plus
+    the package version and the code fingerprint."""
+    payload = canonical_json({"config": _identity(config), "package_version": package_version(),
                               "code": code_fingerprint()})
     return hashlib.sha256(payload.encode()).hexdigest()
 

@@ -15,21 +15,26 @@ from __future__ import annotations
 
 import hashlib
 import math
+import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from numerics.bounds import LOOSE_RANK_RTOL, bottleneck_terms, jacobian_blocks_fd
+from numerics.diagnosis import diagnose
 from numerics.executor import SerialExecutor
-from numerics.fitting import consistency_flags, fit_depth_scaling
+from numerics.fitting import fit_depth_scaling
 from numerics.fourier import filters_from_multipliers, multipliers_from_filters
+from numerics.guards import above, network_norm_sq, padded_bounds
+from numerics.inputs import InputError
 from numerics.linear import expansion_terms, ranks_per_frequency, representation_cost
 from numerics.spectra import NEAR_ONE_SPLIT, near_one_counts, weight_spectra
-from numerics.store import ResultStore, StoredRecord
+from numerics.store import LOCATION, ResultStore, StoredRecord
 from numerics.targets import LinearTarget, Target, get_target
 from numerics.targets.base import diagonal_projectors
 from numerics.targets.detect import DetectedLinearTarget, with_detected_linearity
@@ -45,19 +50,80 @@ FIT = "least-squares estimate from the best norm per depth (themselves upper bou
 INITS = ("ladder", "random", "construction")
 
 
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def pin_target(target: dict) -> dict:
+    """The target configuration with a file target pinned to its content.
+
+    ``{"spec": "path/to/file.py:attr", ...}`` becomes ``{"spec": "file.py:attr",
+    "source_sha256": <SHA-256 of the file>, "location": "/absolute/path/to/file.py", ...}``:
+    the store key (which leaves out ``location``, :mod:`numerics.store`) then changes when the
+    file is edited and not when it moves, and a relative and an absolute path give the same
+    key. Other targets (and an already pinned one) are returned unchanged.
+
+    Raises
+    ------
+    InputError
+        If the file does not exist.
+    """
+    where, sep, attr = target.get("spec", "").rpartition(":")
+    if "location" in target or not sep or not where.endswith(".py"):
+        return dict(target)
+    path = Path(where).expanduser().resolve()
+    if not path.is_file():
+        raise InputError(f"target file not found: {where}")
+    return {**target, "spec": f"{path.name}:{attr}", "source_sha256": _file_sha256(path),
+            LOCATION: str(path)}
+
+
 def target_from_config(target: dict) -> Target:
     """Build the target of a run configuration: ``{"spec": ..., "params": {...}}`` (a registered
-    name, entry point or ``module:function``) or ``{"filter": nested list, "convention": ...}``
-    (the linear operator ``x -> W * x`` of a filter, THEORY.md 3). A target that declares no
-    multipliers but is linear and shift-equivariant to round-off comes back as a
-    :class:`numerics.targets.detect.DetectedLinearTarget` with its exact multipliers."""
+    name, entry point, ``module:function`` or a file target, pinned or not: :func:`pin_target`)
+    or ``{"filter": nested list, "convention": ...}`` (the linear operator ``x -> W * x`` of a
+    filter, THEORY.md 3). A target that declares no multipliers but is linear and
+    shift-equivariant to round-off comes back as a
+    :class:`numerics.targets.detect.DetectedLinearTarget` with its exact multipliers.
+
+    Raises
+    ------
+    InputError
+        If a pinned file is missing or changed on the machine that builds the target (a Dask
+        worker must see the file at the same absolute path).
+    """
     if "filter" in target:
         filters = np.asarray(target["filter"], dtype=float)
         name = "filter:" + hashlib.sha256(filters.tobytes()).hexdigest()[:12]
         mult = multipliers_from_filters(filters, target["convention"])
         return LinearTarget(name, mult, "Linear operator of a user filter.")
-    # a user target that is linear without declaring it gets its exact multipliers
-    return with_detected_linearity(get_target(target["spec"], **target.get("params", {})))
+    params = target.get("params", {})
+    if LOCATION not in target:
+        # a user target that is linear without declaring it gets its exact multipliers
+        return with_detected_linearity(get_target(target["spec"], **params))
+    path, host = Path(target[LOCATION]), socket.gethostname()
+    if not path.is_file():
+        raise InputError(f"target file {path} is not visible on host {host} (the process "
+                         f"building the target, e.g. a Dask worker): put it in a folder every "
+                         f"worker sees at the same absolute path")
+    if _file_sha256(path) != target["source_sha256"]:
+        raise InputError(f"target file {path} on host {host} differs from the one the sweep "
+                         f"was started with (SHA-256 {target['source_sha256'][:12]}...): "
+                         f"was it edited during the run?")
+    built = get_target(f"{path}:{target['spec'].rpartition(':')[2]}", **params)
+    built.name = target["spec"]
+    return with_detected_linearity(built)
+
+
+def data_sha256(X: np.ndarray, Y: np.ndarray) -> str:
+    """SHA-256 of the sampled data: shapes and float64 bytes of ``X`` and ``Y`` (the inputs
+    and the target's values on them, which are all a fit sees of the target)."""
+    digest = hashlib.sha256()
+    for a in (X, Y):
+        a = np.ascontiguousarray(a, dtype=np.float64)
+        digest.update(repr(a.shape).encode())
+        digest.update(a.tobytes())
+    return digest.hexdigest()
 
 
 def construction_network(target: Target, depth: int, width: int) -> tuple[list, list]:
@@ -171,6 +237,14 @@ class SweepSpec:
         if self.start_noise > 0 and self.init == "random":
             raise ValueError("start_noise perturbs a construction or ladder start; "
                              "init='random' has none")
+        object.__setattr__(self, "target", pin_target(self.target))
+
+    def data(self) -> tuple[np.ndarray, np.ndarray]:
+        """The samples every run fits: ``X`` ``(n_samples, c_in, *spatial)`` drawn by the
+        target's sampler with ``sample_seed`` and ``Y = target(X)``."""
+        target = target_from_config(self.target)
+        X = target.sample(self.n_samples, self.sample_seed)
+        return X, target.evaluate(X)
 
     def run_configs(self) -> list[dict]:
         """One configuration per (depth, seed), depth-major.
@@ -181,8 +255,12 @@ class SweepSpec:
         """
         base = asdict(self)
         del base["depths"], base["seeds"], base["residual_rtol"], base["ladder_restarts"]
+        # the data enter the key by content: a target whose code changed outside this package
+        # (a user's module, an installed entry point) gets new records
+        base["data_sha256"] = data_sha256(*self.data())
+        base["residual_rtol"] = self.residual_rtol  # which runs count as fitting the data
         if self.init == "ladder":
-            base.update(start_attempts=self.ladder_restarts, residual_rtol=self.residual_rtol)
+            base["start_attempts"] = self.ladder_restarts
         return [
             {"kind": "min_norm_fit", **base, "depth": int(L), "seed": int(s)}
             for L in self.depths
@@ -213,12 +291,14 @@ def run_min_norm(config: dict) -> tuple[dict, dict[str, np.ndarray]]:
     torch.set_num_threads(1)
     try:
         with threadpool_limits(limits=1):
-            result, tried = _run_min_norm(config)
+            result, tried, guard = _run_min_norm(config)
     finally:
         torch.set_num_threads(threads)
     record = {k: v for k, v in result.to_dict().items() if k not in ("filters", "biases")}
     record["bound"] = UPPER
-    if len(tried) > 1 or config.get("start_attempts", 1) > 1:
+    if guard is not None:
+        record["guard"] = {**guard, "kept_norm_sq": result.norm_sq}
+    if len(tried) > 1 or config.get("start_attempts", 1) > 1 or guard is not None:
         record["start_attempts"] = [
             {"seed": r.seed, "norm_sq": r.norm_sq, "residual_rel": r.residual_rel,
              "converged": r.converged, "iterations": r.iterations, "wall_time": r.wall_time}
@@ -233,7 +313,14 @@ def run_min_norm(config: dict) -> tuple[dict, dict[str, np.ndarray]]:
 
 
 def _run_min_norm(config: dict) -> tuple:
-    """The fit(s) of :func:`run_min_norm`: ``(kept result, every attempt)``."""
+    """The fit(s) of :func:`run_min_norm`: ``(kept result, every attempt, guard)``.
+
+    ``guard`` (None unless it fired) records a warm start that fitted the data and a search
+    that ended above it by more than ``numerics.guards.GUARD_RTOL``: the run is then retried
+    from ``guard_attempts`` random starts and the least norm that fits is kept.
+    """
+    import torch
+
     from numerics.minnorm import min_norm_fit
 
     target = target_from_config(config["target"])
@@ -265,21 +352,41 @@ def _run_min_norm(config: dict) -> tuple:
         init = perturbed_network(filters, biases if config["bias"] else None,
                                  config["start_noise"], config["seed"], config["activation"],
                                  config["convention"])
-    attempts = int(config.get("start_attempts", 1)) if init is None else 1
     rtol = config.get("residual_rtol", math.inf)
+    # an unperturbed warm start that fits the data is an upper bound in hand (numerics.guards)
+    bound = None
+    if init is not None and not config.get("start_noise"):
+        with torch.no_grad():
+            fits = float(torch.linalg.norm(init(torch.as_tensor(X)) - torch.as_tensor(Y))
+                         / max(float(np.linalg.norm(Y)), 1e-300)) <= rtol
+        bound = network_norm_sq(*init.to_numpy()) if fits else None
+
+    def fit(start, seed):
+        return min_norm_fit(
+            X, Y, depth, [config["width"]] * (depth - 1), activation=config["activation"],
+            convention=config["convention"], bias=config["bias"], seed=seed, init=start,
+            **config["solver"])
+
+    attempts = int(config.get("start_attempts", 1)) if init is None else 1
     tried = []
     for a in range(attempts):
         # attempt a of seed s starts from the engine seed s * attempts + a: seeds never share
         # a start (attempts = 1: the seed itself)
-        res = min_norm_fit(
-            X, Y, depth, [config["width"]] * (depth - 1), activation=config["activation"],
-            convention=config["convention"], bias=config["bias"],
-            seed=config["seed"] * attempts + a, init=init, **config["solver"],
-        )
-        tried.append(res)
-        if res.residual_rel <= rtol:
+        tried.append(fit(init, config["seed"] * attempts + a))
+        if tried[-1].residual_rel <= rtol:
             break
-    return min(tried, key=lambda r: (r.residual_rel > rtol, r.residual_rel)), tried
+    guard = None
+    if above(tried[0].norm_sq, bound):
+        # the search ended above its own fitting start: retry from random starts, seeded apart
+        # from every seed's own (attempt seeds are seed * attempts + a >= 0)
+        retries = int(config.get("guard_attempts", 1))
+        for a in range(retries):
+            tried.append(fit(None, -1 - (config["seed"] * retries + a)))
+        guard = {"start_norm_sq": bound, "failed_norm_sq": tried[0].norm_sq,
+                 "retries": retries, "bound": "upper bound: the run's start fits the data"}
+    ok = [r for r in tried if r.residual_rel <= rtol]
+    kept = min(ok, key=lambda r: r.norm_sq) if ok else min(tried, key=lambda r: r.residual_rel)
+    return kept, tried, guard
 
 
 def perturb_filters(filters: Sequence[np.ndarray], scale: float, seed: int) -> list[np.ndarray]:
@@ -390,6 +497,7 @@ def execute_ladder(
                 if not spec.bias:  # a bias-free run stores zero biases: do not pass them on
                     biases = None
                 config["start_attempts"] = 1
+                config["guard_attempts"] = spec.ladder_restarts
                 config["ladder_from"] = {
                     "depth": before.config["depth"],
                     "filters": [f.tolist() for f in filters],
@@ -500,6 +608,21 @@ def summarize(spec: SweepSpec, records: Sequence[StoredRecord]) -> dict:
         best.append(min(ok, key=lambda r: r.record["norm_sq"]))
     norms = [r.record["norm_sq"] for r in best]
     residuals = [r.record["residual_max_abs"] for r in best]
+    fitting_nets = [network_from_arrays(r.arrays)
+                    if r.record["residual_rel"] <= spec.residual_rtol else None for r in best]
+    padded = padded_bounds(depths, fitting_nets, X, spec.activation, spec.convention)
+    excluded = [L for L, n, b in zip(depths, norms, padded)
+                if b is not None and above(n, b.norm_sq)]
+    flags += [f"depth {b.depth}: best norm {n:.6g} is above the upper bound {b.norm_sq:.6g} in "
+              f"hand (the depth-{b.source_depth} best network padded to depth {b.depth}) by "
+              f"{n / b.norm_sq - 1:.2g} relative: not at the minimum (optimisation failure); "
+              f"left out of the depth fit"
+              for n, b in zip(norms, padded) if b is not None and b.depth in excluded]
+    guarded = [f"depth {r.config['depth']} seed {r.config['seed']}: the run ended at "
+               f"{g['failed_norm_sq']:.6g}, above its start {g['start_norm_sq']:.6g} (which "
+               f"fits the data); retried from {g['retries']} random start(s), kept "
+               f"{g['kept_norm_sq']:.6g}"
+               for r in records if (g := r.record.get("guard")) is not None]
 
     mult = target.linear_multipliers(spec.convention)
     linear_net = mult is not None and spec.activation == "identity"
@@ -559,16 +682,30 @@ def summarize(spec: SweepSpec, records: Sequence[StoredRecord]) -> dict:
         "R0_lower_bound_detail": lower_info,
         "R0_upper_bound": r0_upper,
     }
-    if len(depths) >= 3:
-        fit = fit_depth_scaling(depths, norms)
-        flags += consistency_flags(fit, r0_lower_bound=r0_lower, r0_upper_bound=r0_upper,
-                                   lower_bounds=exact)
-        out.update(R0_fit=fit.R0_free, R0_integer=fit.R0, R1_fit=fit.R1, R2_fit=fit.R2,
-                   R0_interval=fit.R0_interval, R1_interval=fit.R1_interval, fit=fit.to_dict())
+    kept = [i for i, L in enumerate(depths) if L not in excluded]
+    notes = list(guarded)
+    if len(kept) >= 3:
+        fit_depths, fit_norms = [depths[i] for i in kept], [norms[i] for i in kept]
+        fit = fit_depth_scaling(fit_depths, fit_norms,
+                                r0_known=int(round(r0_exact)) if linear_net else None)
+        diagnosis = diagnose(
+            fit, exact=None if exact is None else [exact[i] for i in kept],
+            exact_terms=(r0_exact, r1_exact, r2_exact) if linear_net else None,
+            cost=(lambda L: representation_cost(mult, L, spec.convention)) if linear_net
+            else None,
+            r0_lower_bound=r0_lower, r0_upper_bound=r0_upper)
+        flags += diagnosis.flags
+        notes += diagnosis.notes
+        out.update(R0_fit=fit.R0_free, R0_integer=fit.R0 if fit.R0_resolved else None,
+                   R1_fit=fit.R1, R2_fit=fit.R2, R0_interval=fit.R0_interval,
+                   R1_interval=fit.R1_interval, fit=fit.to_dict(),
+                   truncation_bias=diagnosis.truncation_bias)
     else:
-        flags.append("fewer than 3 depths: no depth fit")
+        notes.append(f"{len(kept)} depth(s) to fit (at least 3 are needed): no depth fit")
         out.update(R0_fit=None, R0_integer=None, R1_fit=None, R2_fit=None, R0_interval=None,
-                   R1_interval=None, fit=None)
+                   R1_interval=None, fit=None, truncation_bias=None)
+    out["excluded_depths"] = excluded
+    out["padded_bound"] = [None if b is None else b.norm_sq for b in padded]
     if construction is not None:
         flags += construction_flags(depths, norms, construction)
     deepest_filters, deepest_biases = network_from_arrays(best[-1].arrays)
@@ -587,11 +724,13 @@ def summarize(spec: SweepSpec, records: Sequence[StoredRecord]) -> dict:
         },
     }
     out["flags"] = flags
+    out["notes"] = notes
     out["hints"] = ([CONSTRUCTION_HINT] if flags and construction is not None
                     and spec.init != "construction" else [])
     out["bound"] = {
         "norm": UPPER, "exact": EXACT,
         "construction_norm": "upper bound on R(f; L): norm of the explicit construction network",
+        "padded_bound": "upper bound on R(f; Omega, L): a shallower best network padded to L",
         "R0_fit": FIT, "R1_fit": FIT, "R0_interval": FIT,
         "R0_lower_bound": EXACT if linear_net else LOWER_R0,
         "R0_upper_bound": EXACT if linear_net else UPPER_R0,

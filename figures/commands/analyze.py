@@ -49,12 +49,19 @@ def _plot_norms(summary: dict, path: Path) -> None:
     if summary["fit"] is not None:
         fit = summary["fit"]
         grid = np.linspace(L.min(), L.max(), 100)
-        curve = fit["R0"] * grid + sum(c * grid ** float(p) for c, p in zip(
-            [fit["R1"]] + ([fit["R2"]] if fit["R2"] is not None else []),
-            fit["correction_powers"]))
-        ax.plot(grid, curve, "-", lw=1, label=f"fit: R0={fit['R0']}, R1={fit['R1']:.3g}")
+        if fit["R0"] is not None:
+            curve = fit["R0"] * grid + sum(c * grid ** float(p) for c, p in zip(
+                [fit["R1"]] + ([fit["R2"]] if fit["R2"] is not None else []),
+                fit["correction_powers"]))
+            label = f"fit: R0={fit['R0']} ({fit['R0_source']}), R1={fit['R1']:.3g}"
+        else:  # R0 not resolved: the free fit, labelled as such
+            curve = fit["R0_free"] * grid + fit["R1_free"] + (
+                fit["R2_free"] / grid if fit["R2_free"] is not None else 0.0)
+            label = f"free fit (R0 not resolved): slope {fit['R0_free']:.3g}"
+        ax.plot(grid, curve, "-", lw=1, label=label)
     if summary["R0_lower_bound"] is not None:
-        ax.plot(L, summary["R0_lower_bound"] * L, ":", label="L x R0 lower bound")
+        ax.plot(L, summary["R0_lower_bound"] * L, ":",
+                label="slope reference L x R0_lower (bounds the slope, not the norm)")
     ax.set_xlabel("depth L")
     ax.set_ylabel("||theta||^2")
     ax.set_title(summary["target"])

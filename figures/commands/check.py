@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", default=None, metavar="PATTERN",
                         help="claim ids matching this glob or substring")
     parser.add_argument("--list", action="store_true", help="list claim ids and exit")
-    add_common_options(parser)
+    add_common_options(parser, seed=False)
 
 
 def default_out(args: argparse.Namespace) -> str | None:
@@ -34,6 +34,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:  # theory/ knows no InputError (it imports nothing of ours)
         raise InputError(str(exc)) from None
     if args.list:
+        if args.json:
+            print_json({"claims": [{"id": c.id, "kind": c.kind} for c in claims]})
+            return 0
         for c in claims:
             print(f"{c.id:40s} {c.kind}")
         return 0

@@ -39,7 +39,7 @@ def mode_of(args: argparse.Namespace) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"any of: {', '.join(RECIPES)}")
     add_figure_options(parser)
-    add_common_options(parser)
+    add_common_options(parser, seed=False)
 
 
 def default_out(args: argparse.Namespace) -> str:
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(str(exc)) from None
     results = render(names, args)
     if args.json:
-        print_json([r.to_dict() for r in results])
+        print_json({"figures": [r.to_dict() for r in results]})
     else:
         for r in results:
             mark = {True: "agrees", False: "DISAGREES", None: "-"}[r.agrees]

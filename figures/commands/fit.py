@@ -236,9 +236,12 @@ def print_summary(s: dict, file=None) -> None:
       f"from; spread: (max - min) / min of their norms; every seed is listed where one does "
       f"not fit or the spread exceeds {SPREAD_LISTED:g})")
     iv = s["R0_interval"]
-    p(f"R0_fit = {_fmt(s['R0_fit'])} (integer {_fmt(s['R0_integer'], 'd')}; leave-one-out "
-      f"[{_fmt(iv[0] if iv else None)}, {_fmt(iv[1] if iv else None)}])   "
-      f"R1_fit = {_fmt(s['R1_fit'])}   (fits of UPPER bounds)")
+    loo = "no leave-one-out range" if not iv else f"leave-one-out [{_fmt(iv[0])}, {_fmt(iv[1])}]"
+    fit = s.get("fit") or {}
+    resolved = "not resolved" if s["R0_integer"] is None else f"integer {s['R0_integer']:d}"
+    r1 = "" if s["R1_fit"] is None else f"   R1_fit = {_fmt(s['R1_fit'])}" + (
+        f" (R0 fixed at the exact {fit['R0']})" if fit.get("R0_source") == "exact" else "")
+    p(f"R0_fit = {_fmt(s['R0_fit'])} ({resolved}; {loo}){r1}   (fits of UPPER bounds)")
     if s["R0_exact"] is not None:
         p(f"exact: R0 = {s['R0_exact']:.6g}  R1 = {s['R1_exact']:.6g}  R2 = {s['R2_exact']:.6g}")
     if s.get("linear_detected"):
@@ -249,5 +252,7 @@ def print_summary(s: dict, file=None) -> None:
       f"R0 UPPER bound = {_fmt(s['R0_upper_bound'], 'd')}")
     for flag in s["flags"]:
         p(f"FLAG: {flag}")
+    for note in s.get("notes", []):
+        p(f"NOTE: {note}")
     for hint in s.get("hints", []):
         p(f"HINT: {hint}")

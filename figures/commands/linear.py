@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--rtol", type=float, default=RANK_RTOL,
         help=f"relative rank threshold on singular values (default {RANK_RTOL:g})",
     )
-    add_common_options(parser)
+    add_common_options(parser, seed=False)
 
 
 def run(args: argparse.Namespace) -> int:

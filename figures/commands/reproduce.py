@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from figures.check_report import environment, run_checks, summary_line
-from figures.cli import add_common_options
+from figures.cli import add_common_options, print_json
 from figures.commands.figures import add_figure_options, mode_of, render
 from figures.recipes import RECIPES
 from figures.reproduce_report import write_reproduction_report
@@ -17,7 +17,7 @@ from theory.claims import all_claims
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_figure_options(parser)
-    add_common_options(parser)
+    add_common_options(parser, seed=False)
 
 
 def default_out(args: argparse.Namespace) -> str:
@@ -43,5 +43,10 @@ def run(args: argparse.Namespace) -> int:
     timings["figures"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - start
     report = write_reproduction_report(records, figures, environment(), mode, out, timings)
-    print(f"{summary_line(records)}; {len(figures)} figures; report: {report}")
-    return 0 if all(r["ok"] for r in records) else 1
+    ok = all(r["ok"] for r in records)
+    if args.json:
+        print_json({"mode": mode, "passed": ok, "report": str(report), "timings": timings,
+                    "claims": records, "figures": [f.to_dict() for f in figures]})
+    else:
+        print(f"{summary_line(records)}; {len(figures)} figures; report: {report}")
+    return 0 if ok else 1

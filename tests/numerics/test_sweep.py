@@ -434,9 +434,9 @@ def test_ladder_restarts_from_the_last_fitting_rung_and_flags_misses(tmp_path, m
     assert by_depth[6].config["ladder_from"]["depth"] == 4
     s = summarize(spec, report.records)
     assert any(f.startswith("depth 3: no seed fits") for f in s["flags"])
-    assert any(f.startswith("depth 6: norm") and "below the lower bound" in f
+    assert any(f.startswith("depth 6: norm") and "is below the exact cost" in f
                for f in s["flags"])
-    assert any("norm decreases with depth" in f for f in s["flags"])
+    assert any(f.startswith("depth 6: norm") and "is below depth 4's" in f for f in s["flags"])
     # every depth misses the data: each rung starts at random with all its attempts
     calls = _mark_runs(monkeypatch, lambda L, seed, warm, res: _miss(res))
     report = execute_sweep(replace(SMALL, depths=[2, 3], ladder_restarts=2),

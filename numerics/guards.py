@@ -1,0 +1,83 @@
+"""Upper bounds already in hand, and the runs that end above them.
+
+Every network that fits the data certifies an UPPER bound on ``R(f; Omega, L)``
+(THEORY.md 7). Two such certificates exist before a run's own result:
+
+* the start of a warm-started run (a ladder rung's padded network, a construction), when it
+  fits the data: the run minimises the norm from there, so ending above it is a failure of the
+  search, not a property of the target;
+* the best network of a shallower depth ``L' < L``, padded to depth ``L`` by
+  :func:`numerics.minnorm.pad_to_depth` with the data projector (exact on the samples): its
+  norm bounds the depth-``L`` cost from above.
+
+A run whose norm is above such a bound by more than :data:`GUARD_RTOL` is retried from other
+starts (:mod:`numerics.sweep`) and, when it stays above, excluded from the depth fit and
+flagged with its evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Relative excess over an upper bound in hand beyond which a run counts as failed. A run that
+#: starts at a fitting network and ends 1e-3 above it has not minimised the norm; below that,
+#: the augmented Lagrangian's final residual (<= 1e-6 relative) and the restoration's norm
+#: changes (~0.1%) can move a converged run marginally above its start.
+GUARD_RTOL = 1e-3
+
+
+def network_norm_sq(filters: Sequence[np.ndarray], biases: Sequence[np.ndarray] | None) -> float:
+    """``sum_l ||W_l||_F^2 + ||b_l||^2`` (biases counted, THEORY.md 2)."""
+    total = sum(float(np.sum(np.square(w))) for w in filters)
+    return total + sum(float(np.sum(np.square(b))) for b in (biases or []) if b is not None)
+
+
+def above(norm: float, bound: float | None) -> bool:
+    """Whether ``norm`` exceeds the upper bound ``bound`` by more than :data:`GUARD_RTOL`."""
+    return bound is not None and norm > bound * (1 + GUARD_RTOL)
+
+
+@dataclass(frozen=True)
+class PaddedBound:
+    """The norm of the best depth-``source_depth`` network padded to ``depth`` (an UPPER bound
+    on ``R(f; Omega, depth)``: the padded network fits the same samples)."""
+
+    depth: int
+    source_depth: int
+    norm_sq: float
+
+
+def padded_bounds(depths: Sequence[int], networks: Sequence[tuple | None], X: np.ndarray,
+                  activation: str, convention: str) -> list[PaddedBound | None]:
+    """Per depth, the least norm over the shallower networks padded to it (None: none).
+
+    Parameters
+    ----------
+    depths : increasing depths
+    networks : per depth ``(filters, biases)`` of its best run that fits the data (None when no
+        run fits: it bounds nothing)
+    X : the samples ``(N, c_in, *spatial)``; the padding projects onto their activations
+    """
+    from numerics.minnorm import pad_to_depth
+    from numerics.network import CircularCNN
+
+    out: list[PaddedBound | None] = []
+    for i, L in enumerate(depths):
+        best = None
+        for Lp, net in zip(depths[:i], networks[:i]):
+            if net is None:
+                continue
+            try:
+                deeper = pad_to_depth(CircularCNN.from_numpy(
+                    list(net[0]), None if net[1] is None else list(net[1]),
+                    activation=activation, convention=convention), L, X)
+            except ValueError:  # a one-layer ReLU net has no ReLU output to pad after
+                continue
+            norm = network_norm_sq(*deeper.to_numpy())
+            if best is None or norm < best.norm_sq:
+                best = PaddedBound(L, Lp, norm)
+        out.append(best)
+    return out
