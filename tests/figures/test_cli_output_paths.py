@@ -232,4 +232,4 @@ def test_out_folder_failing_between_figures_keeps_store_records(tmp_path, monkey
     assert main(["figures", *names, "--tiny", "--out", str(out), "--store", str(store),
                  "--json"]) == 0
     results = json.loads(capsys.readouterr().out)
-    assert [r["from_store"] for r in results] == [True, True]  # both records were kept
+    assert [r["from_store"] for r in results["figures"]] == [True, True]  # both were kept
