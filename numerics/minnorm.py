@@ -52,13 +52,18 @@ PHASE1_TOL = 1e-4
 CG_ITERS = 200
 
 #: Tikhonov term of the multiplier system, relative to the Rayleigh quotient of its right-hand
-#: side (a scale of ``J J^T``). The constraints of a fit are often highly redundant (a ReLU net
-#: that is affine on its samples: 10 independent directions among 128 constraints); CG on the
-#: singular ``J J^T`` then grows round-off in its null space without bound (multipliers of
-#: 1e12 at a warm start, whose first augmented-Lagrangian step threw the norm to 1e12). With the
-#: term, directions with singular values below ~1e-5 of the scale are damped, the rest solved
-#: to ~1e-10 relative.
+#: side (a scale of ``J J^T``), used when the plain solve blows up (:data:`MULTIPLIER_BLOWUP`).
+#: The constraints of a fit are often highly redundant (a ReLU net that is affine on its
+#: samples: 10 independent directions among 128 constraints); CG on the singular ``J J^T`` then
+#: can grow round-off in its null space without bound (multipliers of 1e12 at a warm start,
+#: whose first augmented-Lagrangian step threw the norm to 1e12). With the term, directions with
+#: singular values below ~1e-5 of the scale are damped, the rest solved to ~1e-10 relative.
 CG_RIDGE = 1e-10
+
+#: A multiplier estimate counts as blown up when ``||lam|| * sqrt(scale) > MULTIPLIER_BLOWUP *
+#: ||grad ||theta||^2||``: a solution carried by singular values above 1e-3 of the scale stays
+#: below it. Only then is the ridge used, so fits whose plain solve is sane are unchanged.
+MULTIPLIER_BLOWUP = 1e3
 
 #: Relative change of the norm over one outer step below which it counts as settled (used when
 #: L-BFGS hits its inner cap at ReLU kinks although the constrained optimum is reached).
@@ -286,9 +291,10 @@ def _lbfgs(params, closure_of, max_iter, gtol, history_size) -> tuple[int, bool]
     return iters, iters < max_iter and evals < 2 * max_iter
 
 
-def _solve_jjt(net, Xt, yscale, rhs_of, iters, ridge=CG_RIDGE):
+def _solve_jjt(net, Xt, yscale, rhs_of, iters, ridge=0.0):
     """CG on ``(J J^T + delta I) u = b`` with ``J`` the Jacobian of ``f_theta(X) / yscale`` in
-    theta and ``delta = ridge * <b, J J^T b> / <b, b>`` (see :data:`CG_RIDGE`).
+    theta, ``delta = ridge * scale`` and ``scale = <b, J J^T b> / <b, b>`` (see
+    :data:`CG_RIDGE`). Returns ``(u, jtvp, scale)``.
 
     ``rhs_of(jvp, out)`` builds ``b``; ``J^T w`` is a backward pass and ``J v`` the
     double-backward trick, so no Jacobian is formed. Returns ``(u, jtvp)``. (Tried and dropped:
@@ -312,7 +318,8 @@ def _solve_jjt(net, Xt, yscale, rhs_of, iters, ridge=CG_RIDGE):
     r = b.clone()
     p = r.clone()
     rr = float(torch.sum(r * r))
-    delta = ridge * float(torch.sum(b * jvp(jtvp(b)))) / max(rr, 1e-300)
+    scale = float(torch.sum(b * jvp(jtvp(b)))) / max(rr, 1e-300)
+    delta = ridge * scale
     stop = 1e-28 * max(rr, 1e-300)
     for _ in range(iters):
         if rr <= stop:
@@ -327,7 +334,7 @@ def _solve_jjt(net, Xt, yscale, rhs_of, iters, ridge=CG_RIDGE):
         rr_new = float(torch.sum(r * r))
         p = r + (rr_new / rr) * p
         rr = rr_new
-    return u.detach(), jtvp
+    return u.detach(), jtvp, scale
 
 
 def _multiplier_estimate(net, Xt, yscale, include_bias, iters) -> torch.Tensor:
@@ -337,7 +344,11 @@ def _multiplier_estimate(net, Xt, yscale, include_bias, iters) -> torch.Tensor:
     multipliers.
     """
     g = torch.autograd.grad(net.parameter_norm_sq(include_bias), list(net.parameters()))
-    lam, _ = _solve_jjt(net, Xt, yscale, lambda jvp, out: -jvp(g), iters)
+    gnorm = math.sqrt(sum(float(torch.sum(v * v)) for v in g))
+    lam, _, scale = _solve_jjt(net, Xt, yscale, lambda jvp, out: -jvp(g), iters)
+    size = float(torch.linalg.norm(lam)) * math.sqrt(max(scale, 0.0))
+    if not math.isfinite(size) or size > MULTIPLIER_BLOWUP * gnorm:
+        lam, _, _ = _solve_jjt(net, Xt, yscale, lambda jvp, out: -jvp(g), iters, CG_RIDGE)
     return lam
 
 

@@ -104,7 +104,6 @@ def test_guard_retries_a_run_that_ends_above_its_start(tmp_path, monkeypatch):
     its evidence and leaves it out of the fit (with the default 3 retries one of them ends
     below the start)."""
     monkeypatch.setattr(minnorm, "CG_RIDGE", 0.0)
-    monkeypatch.setattr(minnorm._solve_jjt, "__defaults__", (0.0,))
     (tmp_path / "t.py").write_text(BLUR)
     spec = _blur_spec(tmp_path / "t.py", [2, 3], ladder_restarts=1)
     report = execute_sweep(spec, ResultStore(tmp_path / "store"), progress=False)
