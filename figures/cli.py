@@ -20,12 +20,11 @@ import signal
 import sys
 import traceback
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 
 from figures.files import json_text, write_json_file  # noqa: F401 (used by commands)
 from numerics.inputs import InputError
 from numerics.paths import check_writable_folder
-from numerics.store import StoreWriteError, check_store_folder
+from numerics.store import StoreWriteError, check_store_folder, package_version
 
 #: Subcommands with their one-line help, in the order ``cbn --help`` lists them.
 COMMANDS: dict[str, str] = {
@@ -82,13 +81,6 @@ def print_json(obj) -> None:
     """Print ``obj`` as JSON (:func:`figures.files.json_text`: NaN/inf as null) on the
     command's real stdout (see ``_json_stream``)."""
     print(json_text(obj), file=_json_stream or sys.stdout, flush=True)
-
-
-def package_version() -> str:
-    try:
-        return version("cbn-toolkit")
-    except PackageNotFoundError:  # a source tree that is not installed
-        return "unknown"
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from figures.cli import print_json, write_json_file
+from figures.cli import add_common_options, print_json, write_json_file
 from figures.files import write_text_atomic
 from numerics.benchmarks import BENCHMARKS, BenchResult, machine_note, run_benchmark
 from numerics.inputs import InputError
@@ -17,8 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="small sizes (about a minute in all on 2 cores)")
     parser.add_argument("--only", action="append", default=None, metavar="NAME",
                         help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}")
-    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    parser.add_argument("--out", default=None, help="folder for bench.json and bench.md")
+    add_common_options(parser, seed=False)  # --json, --out (bench.json and bench.md)
 
 
 def table(results: list[BenchResult]) -> str:
