@@ -12,7 +12,10 @@ Every network that fits the data certifies an UPPER bound on ``R(f; Omega, L)``
 
 A run whose norm is above such a bound by more than :data:`GUARD_RTOL` is retried from other
 starts (:mod:`numerics.sweep`) and, when it stays above, excluded from the depth fit and
-flagged with its evidence.
+flagged with its evidence. A best norm :data:`DIVERGED_RATIO` times or more above the least
+upper bound in hand at its depth (a closed form, an explicit construction, a shallower best
+network padded to the depth) is reported as diverged (:func:`diverged_depths`) and never
+enters a depth fit either.
 """
 
 from __future__ import annotations
@@ -27,6 +30,13 @@ import numpy as np
 #: the augmented Lagrangian's final residual (<= 1e-6 relative) and the restoration's norm
 #: changes (~0.1%) can move a converged run marginally above its start.
 GUARD_RTOL = 1e-3
+
+
+#: A best norm at least this many times an upper bound already in hand is a search that ran
+#: away, not a near-minimum: an order of magnitude is far beyond every tolerance of the search
+#: (its residual test, the restoration's norm changes, seed spreads of a few percent), so such
+#: a run says nothing about the representation cost.
+DIVERGED_RATIO = 10.0
 
 
 def network_norm_sq(filters: Sequence[np.ndarray], biases: Sequence[np.ndarray] | None) -> float:
@@ -80,4 +90,46 @@ def padded_bounds(depths: Sequence[int], networks: Sequence[tuple | None], X: np
             if best is None or norm < best.norm_sq:
                 best = PaddedBound(L, Lp, norm)
         out.append(best)
+    return out
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """A depth whose best norm is :data:`DIVERGED_RATIO` times or more an upper bound in hand."""
+
+    depth: int
+    norm_sq: float
+    bound: float
+    source: str
+
+    @property
+    def ratio(self) -> float:
+        return self.norm_sq / self.bound
+
+    def flag(self) -> str:
+        """One line for the sweep's flags: the depth, both numbers and where the bound is from."""
+        return (f"depth {self.depth}: diverged: best norm {self.norm_sq:.6g} is "
+                f"{self.ratio:.3g} times the upper bound {self.bound:.6g} in hand ({self.source}); "
+                f"left out of the depth fit")
+
+
+def diverged_depths(depths: Sequence[int], norms: Sequence[float],
+                    bounds: dict[str, Sequence[float | None] | None]) -> list[Divergence]:
+    """Depths whose best norm is at least :data:`DIVERGED_RATIO` times the least upper bound.
+
+    Parameters
+    ----------
+    depths, norms : per depth, its best norm (a run that fits the data)
+    bounds : source label -> per depth an UPPER bound on ``R(f; Omega, L)`` or None (no bound
+        of that kind at that depth); a None sequence means the source has no bound at all
+    """
+    out = []
+    for i, (L, n) in enumerate(zip(depths, norms)):
+        known = [(b[i], label) for label, b in bounds.items() if b is not None and b[i] is not None
+                 and b[i] > 0]
+        if not known:
+            continue
+        bound, label = min(known)
+        if n >= DIVERGED_RATIO * bound:
+            out.append(Divergence(L, float(n), float(bound), label))
     return out

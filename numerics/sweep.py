@@ -30,7 +30,7 @@ from numerics.diagnosis import diagnose
 from numerics.executor import SerialExecutor
 from numerics.fitting import fit_depth_scaling
 from numerics.fourier import filters_from_multipliers, multipliers_from_filters
-from numerics.guards import above, network_norm_sq, padded_bounds
+from numerics.guards import above, diverged_depths, network_norm_sq, padded_bounds
 from numerics.inputs import InputError
 from numerics.linear import expansion_terms, ranks_per_frequency, representation_cost
 from numerics.spectra import NEAR_ONE_SPLIT, near_one_counts, weight_spectra
@@ -611,13 +611,6 @@ def summarize(spec: SweepSpec, records: Sequence[StoredRecord]) -> dict:
     fitting_nets = [network_from_arrays(r.arrays)
                     if r.record["residual_rel"] <= spec.residual_rtol else None for r in best]
     padded = padded_bounds(depths, fitting_nets, X, spec.activation, spec.convention)
-    excluded = [L for L, n, b in zip(depths, norms, padded)
-                if b is not None and above(n, b.norm_sq)]
-    flags += [f"depth {b.depth}: best norm {n:.6g} is above the upper bound {b.norm_sq:.6g} in "
-              f"hand (the depth-{b.source_depth} best network padded to depth {b.depth}) by "
-              f"{n / b.norm_sq - 1:.2g} relative: not at the minimum (optimisation failure); "
-              f"left out of the depth fit"
-              for n, b in zip(norms, padded) if b is not None and b.depth in excluded]
     guarded = [f"depth {r.config['depth']} seed {r.config['seed']}: the run ended at "
                f"{g['failed_norm_sq']:.6g}, above its start {g['start_norm_sq']:.6g} (which "
                f"fits the data); retried from {g['retries']} random start(s), kept "
@@ -627,6 +620,30 @@ def summarize(spec: SweepSpec, records: Sequence[StoredRecord]) -> dict:
     mult = target.linear_multipliers(spec.convention)
     linear_net = mult is not None and spec.activation == "identity"
     exact = [representation_cost(mult, L, spec.convention) for L in depths] if linear_net else None
+    construction = None
+    if all(hasattr(target, a) for a in ("W1", "Q", "keep")) and spec.activation == "relu":
+        construction = []
+        for L in depths:
+            try:
+                f, b = construction_network(target, L, spec.width)
+            except ValueError:
+                construction.append(None)
+                continue
+            construction.append(float(sum(np.sum(w**2) for w in f) + sum(np.sum(v**2) for v in b)))
+    divergences = diverged_depths(depths, norms, {
+        "closed form": exact, "explicit construction": construction,
+        "shallower best network padded to this depth": [
+            None if b is None else b.norm_sq for b in padded]})
+    diverged = [d.depth for d in divergences]
+    flags += [d.flag() for d in divergences]
+    above_padded = [L for L, n, b in zip(depths, norms, padded)
+                    if b is not None and above(n, b.norm_sq) and L not in diverged]
+    flags += [f"depth {b.depth}: best norm {n:.6g} is above the upper bound {b.norm_sq:.6g} in "
+              f"hand (the depth-{b.source_depth} best network padded to depth {b.depth}) by "
+              f"{n / b.norm_sq - 1:.2g} relative: not at the minimum (optimisation failure); "
+              f"left out of the depth fit"
+              for n, b in zip(norms, padded) if b is not None and b.depth in above_padded]
+    excluded = sorted(set(diverged) | set(above_padded))
     if mult is not None:
         # the Jacobian of a linear target is A(m) at every input: sum_m rank A(m) bounds R0
         # from below for any network; it is R0 itself for linear networks (closed form).
@@ -640,16 +657,6 @@ def summarize(spec: SweepSpec, records: Sequence[StoredRecord]) -> dict:
         r0_lower = None if lower_info is None else lower_info["rank_sum"]
         r0_upper = target.r0_upper_bound()
 
-    construction = None
-    if all(hasattr(target, a) for a in ("W1", "Q", "keep")) and spec.activation == "relu":
-        construction = []
-        for L in depths:
-            try:
-                f, b = construction_network(target, L, spec.width)
-            except ValueError:
-                construction.append(None)
-                continue
-            construction.append(float(sum(np.sum(w**2) for w in f) + sum(np.sum(v**2) for v in b)))
     out: dict = {
         "target": target.name,
         "description": target.description(),
@@ -705,16 +712,19 @@ def summarize(spec: SweepSpec, records: Sequence[StoredRecord]) -> dict:
         out.update(R0_fit=None, R0_integer=None, R1_fit=None, R2_fit=None, R0_interval=None,
                    R1_interval=None, fit=None, truncation_bias=None)
     out["excluded_depths"] = excluded
+    out["diverged_depths"] = diverged
     out["padded_bound"] = [None if b is None else b.norm_sq for b in padded]
     if construction is not None:
         flags += construction_flags(depths, norms, construction)
-    deepest_filters, deepest_biases = network_from_arrays(best[-1].arrays)
+    # the CBN picture comes from the deepest depth whose search did not diverge
+    shown = max((i for i, L in enumerate(depths) if L not in diverged), default=len(depths) - 1)
+    deepest_filters, deepest_biases = network_from_arrays(best[shown].arrays)
     value = constant_inputs(X)[0]
     terms = bottleneck_terms(deepest_filters, deepest_biases, value, spec.activation,
                              spec.convention, LOOSE_RANK_RTOL)
     out["deepest"] = {
-        "depth": depths[-1],
-        "key": best[-1].key,
+        "depth": depths[shown],
+        "key": best[shown].key,
         "layer_counts": _layer_counts(deepest_filters, spec.convention),
         "split": NEAR_ONE_SPLIT,
         "bottleneck_inequality": {
