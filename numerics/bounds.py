@@ -28,6 +28,7 @@ import numpy as np
 
 from numerics.fourier import Convention, check_convention, multipliers_from_filters
 from numerics.linear import RANK_RTOL, kept_singular_values, representation_cost, singular_values
+from numerics.weights import Network
 
 #: Rank threshold for Jacobians of trained or finite-difference networks: relative to the
 #: largest singular value; finite differences with step 1e-6 are accurate to ~1e-9 relative,
@@ -217,8 +218,6 @@ def bottleneck_terms(
     rank_term = factor * depth * float(ranks.sum())
     log_term = factor * 2.0 * float(logs.sum())
     total = rank_term + log_term + sum(kept_dev) + sum(dropped)
-    norm_sq = float(sum(np.sum(np.asarray(w) ** 2) for w in filters))
-    if biases is not None:
-        norm_sq += float(sum(np.sum(np.asarray(b) ** 2) for b in biases if b is not None))
+    norm_sq = Network(filters, biases, activation, convention).norm_sq()
     return BottleneckTerms(ranks, rank_term, log_term, kept_dev, dropped, total, norm_sq,
                            norm_sq - total)

@@ -7,7 +7,7 @@ Every network that fits the data certifies an UPPER bound on ``R(f; Omega, L)``
   fits the data: the run minimises the norm from there, so ending above it is a failure of the
   search, not a property of the target;
 * the best network of a shallower depth ``L' < L``, padded to depth ``L`` by
-  :func:`numerics.minnorm.pad_to_depth` with the data projector (exact on the samples): its
+  :func:`numerics.starts.pad_to_depth` with the data projector (exact on the samples): its
   norm bounds the depth-``L`` cost from above.
 
 A run whose norm is above such a bound by more than :data:`GUARD_RTOL` is retried from other
@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from numerics.weights import Network
+
 #: Relative excess over an upper bound in hand beyond which a run counts as failed. A run that
 #: starts at a fitting network and ends 1e-3 above it has not minimised the norm; below that,
 #: the augmented Lagrangian's final residual (<= 1e-6 relative) and the restoration's norm
@@ -37,12 +39,6 @@ GUARD_RTOL = 1e-3
 #: (its residual test, the restoration's norm changes, seed spreads of a few percent), so such
 #: a run says nothing about the representation cost.
 DIVERGED_RATIO = 10.0
-
-
-def network_norm_sq(filters: Sequence[np.ndarray], biases: Sequence[np.ndarray] | None) -> float:
-    """``sum_l ||W_l||_F^2 + ||b_l||^2`` (biases counted, THEORY.md 2)."""
-    total = sum(float(np.sum(np.square(w))) for w in filters)
-    return total + sum(float(np.sum(np.square(b))) for b in (biases or []) if b is not None)
 
 
 def above(norm: float, bound: float | None) -> bool:
@@ -60,19 +56,18 @@ class PaddedBound:
     norm_sq: float
 
 
-def padded_bounds(depths: Sequence[int], networks: Sequence[tuple | None], X: np.ndarray,
-                  activation: str, convention: str) -> list[PaddedBound | None]:
+def padded_bounds(depths: Sequence[int], networks: Sequence[Network | None],
+                  X: np.ndarray) -> list[PaddedBound | None]:
     """Per depth, the least norm over the shallower networks padded to it (None: none).
 
     Parameters
     ----------
     depths : increasing depths
-    networks : per depth ``(filters, biases)`` of its best run that fits the data (None when no
-        run fits: it bounds nothing)
+    networks : per depth the best run's network if it fits the data (None when no run fits:
+        it bounds nothing)
     X : the samples ``(N, c_in, *spatial)``; the padding projects onto their activations
     """
-    from numerics.minnorm import pad_to_depth
-    from numerics.network import CircularCNN
+    from numerics.starts import pad_to_depth  # starts imports torch; guards stays light
 
     out: list[PaddedBound | None] = []
     for i, L in enumerate(depths):
@@ -81,12 +76,10 @@ def padded_bounds(depths: Sequence[int], networks: Sequence[tuple | None], X: np
             if net is None:
                 continue
             try:
-                deeper = pad_to_depth(CircularCNN.from_numpy(
-                    list(net[0]), None if net[1] is None else list(net[1]),
-                    activation=activation, convention=convention), L, X)
+                deeper = pad_to_depth(net.to_torch(), L, X)
             except ValueError:  # a one-layer ReLU net has no ReLU output to pad after
                 continue
-            norm = network_norm_sq(*deeper.to_numpy())
+            norm = Network.from_torch(deeper).norm_sq()
             if best is None or norm < best.norm_sq:
                 best = PaddedBound(L, Lp, norm)
         out.append(best)

@@ -260,8 +260,3 @@ def compose_multipliers(
         out = m if out is None else m @ out
     return out
 
-
-def network_norm_sq(filters: Sequence[np.ndarray]) -> float:
-    """``sum_l ||W_l||_F^2`` of a linear CNN (no biases)."""
-    return float(sum(np.sum(np.abs(f) ** 2) for f in filters))
-

@@ -32,11 +32,10 @@ from numerics.compress import compress_linear_data
 from numerics.fourier import (
     filters_from_multipliers,
     multipliers_from_filters,
-    scale_factor,
     self_conjugate_mask,
 )
 from numerics.inputs import InputError, check_real_finite
-from numerics.linear import RANK_RTOL, minimal_norm_weights
+from numerics.linear import RANK_RTOL
 from numerics.network import CircularCNN
 
 #: Largest growth of the augmented-Lagrangian penalty over its start; beyond it L-BFGS loses
@@ -789,126 +788,3 @@ def ridge_fit(
                    widths=widths, seed=seed, dtype=str(dtype).replace("torch.", ""),
                    settings={"lam": lam, "lr": lr, "steps": steps, "batch_size": batch_size,
                              "gtol": gtol, "objective_tail": tail})
-
-
-# ---------------------------------------------------------------------------------------------
-# initialisations
-# ---------------------------------------------------------------------------------------------
-
-
-def _identity_filter(channels: int, grid: tuple[int, ...], convention: str) -> np.ndarray:
-    """Filter whose multiplier is the identity at every frequency: ``W(0) = I / s``."""
-    f = np.zeros((channels, channels, *grid))
-    f[(slice(None), slice(None)) + (0,) * len(grid)] = np.eye(channels) / scale_factor(
-        grid, convention)
-    return f
-
-
-def _data_projector_filter(acts: np.ndarray, convention: str, rtol: float) -> np.ndarray:
-    """Filter whose multiplier at ``m`` projects onto ``span_n a_n^(m)``.
-
-    ``acts`` has shape ``(N, c, *grid)``; directions with singular value ``<= rtol * s_max``
-    (``s_max`` over all frequencies) are dropped. The projector at ``-m`` is the conjugate of
-    the one at ``m`` (the span is), so the filter is real.
-    """
-    nsp = acts.ndim - 2
-    hat = np.fft.fftn(acts, axes=tuple(range(2, 2 + nsp)))
-    blocks = np.moveaxis(hat, (1, 0), (-2, -1))  # (*grid, c, N)
-    u, sv, _ = np.linalg.svd(blocks, full_matrices=False)
-    keep = sv > rtol * (float(sv.max()) if sv.size else 0.0)
-    uk = u * keep[..., None, :]
-    proj = uk @ np.conj(np.swapaxes(uk, -1, -2))  # (*grid, c, c)
-    return filters_from_multipliers(proj, convention)
-
-
-def pad_to_depth(
-    net: CircularCNN, depth: int, X: np.ndarray | None = None, rtol: float = RANK_RTOL
-) -> CircularCNN:
-    """A deeper network computing the same function (warm start across depths).
-
-    Layers with zero bias are inserted before the last convolution layer (after it when the net
-    has a head), so their input is an activation output. Each inserted layer is
-
-    * ``X=None``: the identity (multiplier ``I`` at every frequency), exact everywhere;
-    * ``X`` given (inputs ``(N, c_0, *spatial)``): the per-frequency orthogonal projector onto
-      the span of the activations ``a^(m)(x_n)`` at the insertion point, exact on those samples
-      (up to the dropped directions, singular values ``<= rtol * s_max``) and much cheaper: it
-      costs ``sum_m rank`` instead of ``c * d``.
-
-    For ReLU nets both are exact because the inserted layer sees ``a >= 0`` and returns it
-    unchanged, so ``relu`` does nothing. The layers are then rebalanced by positive scalings
-    ``W_l <- t_l W_l``, ``b_l <- (t_1 ... t_l) b_l`` with ``prod t_l = 1`` (positive homogeneity
-    keeps the function) and equal ``t_l^2 ||W_l||^2``, the least weight norm over such scalings.
-
-    Parameters
-    ----------
-    net : network of depth ``<= depth`` (convolution layers, plus a head if any)
-    depth : target depth (same counting as ``net.depth``)
-    """
-    extra = depth - net.depth
-    if extra < 0:
-        raise ValueError(f"cannot pad a depth-{net.depth} network to depth {depth}")
-    n_conv = len(net.weights)
-    if net.activation == "relu" and n_conv < 2 and net.head is None:
-        raise ValueError("a ReLU network with one layer has no ReLU output to insert after")
-    filters, biases = net.to_numpy()
-    pos = n_conv if net.head is not None else max(n_conv - 1, 0)
-    c = net.channels[pos]
-    deeper = CircularCNN([*net.channels[:pos + 1], *[c] * extra, *net.channels[pos + 1:]],
-                         net.spatial, activation=net.activation, bias=net.has_bias,
-                         convention=net.convention, stride=net.stride,
-                         head_classes=net.head_classes, seed=0)
-    grid = deeper.grids[pos]
-    if X is None:
-        new = _identity_filter(c, grid, net.convention)
-    else:
-        p0 = next(net.parameters())
-        with torch.no_grad():
-            xt = torch.as_tensor(np.asarray(X), dtype=p0.dtype, device=p0.device)
-            acts = xt if pos == 0 else net.hidden_activations(xt)[pos - 1]
-        acts = acts.detach().to("cpu", torch.float64).numpy()
-        if acts.shape[2:] != grid:  # the old net up-sampled here; the new one does it later
-            acts = acts[(Ellipsis,) + (slice(None, None, net.stride),) * len(grid)]
-        new = _data_projector_filter(acts, net.convention, rtol)
-    filters[pos:pos] = [new.copy() for _ in range(extra)]
-    biases[pos:pos] = [np.zeros(c) for _ in range(extra)]
-    head_w = None if net.head is None else net.head.weight.detach().cpu().double().numpy()
-    sizes = [float(np.sum(f**2)) for f in filters] + ([] if head_w is None else
-                                                      [float(np.sum(head_w**2))])
-    if min(sizes) > 0:
-        g = math.exp(np.mean(np.log(sizes)))
-        t = [math.sqrt(g / s) for s in sizes]
-        cum = np.cumprod(t)
-        filters = [f * tl for f, tl in zip(filters, t)]
-        biases = [b * cl for b, cl in zip(biases, cum)]
-        if head_w is not None:
-            head_w = head_w * t[-1]
-    with torch.no_grad():
-        for w, f in zip(deeper.weights, filters):
-            w.copy_(torch.as_tensor(f))
-        for b, v in zip(deeper.biases, biases):
-            b.copy_(torch.as_tensor(v))
-        if head_w is not None:
-            deeper.head.weight.copy_(torch.as_tensor(head_w))
-            if net.has_bias:
-                deeper.head.bias.copy_(net.head.bias.detach().double().cpu())
-    p0 = next(net.parameters())
-    return deeper.to(device=p0.device, dtype=p0.dtype)
-
-
-def linear_closed_form_init(
-    multipliers: np.ndarray,
-    depth: int,
-    widths: Sequence[int] | None = None,
-    convention: str = "scaled",
-    dtype: torch.dtype = torch.float64,
-    device: str | torch.device = "cpu",
-) -> CircularCNN:
-    """Linear (identity-activation, bias-free) network attaining ``R(A; L)`` exactly.
-
-    Built from :func:`numerics.linear.minimal_norm_weights`; multipliers of shape
-    ``(*spatial, c_out, c_in)``.
-    """
-    filters = minimal_norm_weights(multipliers, depth, widths, convention)
-    return CircularCNN.from_numpy(filters, None, activation="identity", convention=convention,
-                                  dtype=dtype, device=device)

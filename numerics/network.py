@@ -36,8 +36,8 @@ from numerics.fourier import (
     multipliers_from_filters,
     scale_factor,
 )
+from numerics.weights import ACTIVATIONS
 
-ACTIVATIONS: tuple[str, ...] = ("relu", "identity")
 INIT_SCHEMES: tuple[str, ...] = ("gaussian", "orthogonal")
 
 
@@ -276,11 +276,14 @@ class CircularCNN(nn.Module):
         dtype: torch.dtype = torch.float64,
         device: str | torch.device = "cpu",
         stride: int | None = None,
+        head: tuple[np.ndarray, np.ndarray | None] | None = None,
     ) -> CircularCNN:
         """Network with the given filters ``(c_l, c_{l-1}, *grid_l)`` and biases ``(c_l,)``.
 
         ``biases=None`` gives a network without biases. With ``stride`` the grids of the
-        filters must follow the strided layout (first and last layer on the input grid).
+        filters must follow the strided layout (first and last layer on the input grid, unless
+        there is a head). ``head``: ``(weight (classes, c_L), bias (classes,) or None)`` of a
+        pooling + fully-connected head; its bias must be given iff ``biases`` is.
         """
         filters = [np.asarray(f, dtype=np.float64) for f in filters]
         if not filters:
@@ -290,7 +293,8 @@ class CircularCNN(nn.Module):
                 raise ValueError(f"filter shapes {a.shape} -> {b.shape} do not chain")
         channels = [filters[0].shape[1]] + [f.shape[0] for f in filters]
         net = cls(channels, filters[0].shape[2:], activation=activation, bias=biases is not None,
-                  convention=convention, dtype=dtype, device=device, stride=stride, seed=0)
+                  convention=convention, dtype=dtype, device=device, stride=stride, seed=0,
+                  head_classes=None if head is None else np.shape(head[0])[0])
         for layer, f in enumerate(filters):
             if tuple(f.shape[2:]) != net.grids[layer]:
                 raise ValueError(f"layer {layer}: filter grid {f.shape[2:]} != {net.grids[layer]}")
@@ -302,4 +306,10 @@ class CircularCNN(nn.Module):
                     raise ValueError(f"{len(filters)} filters but {len(biases)} biases")
                 for b, v in zip(net.biases, biases):
                     b.copy_(torch.as_tensor(np.asarray(v, dtype=np.float64).reshape(b.shape)))
+            if head is not None:
+                if (head[1] is None) != (biases is None):
+                    raise ValueError("give a head bias exactly when the layers have biases")
+                net.head.weight.copy_(torch.as_tensor(np.asarray(head[0], dtype=np.float64)))
+                if head[1] is not None:
+                    net.head.bias.copy_(torch.as_tensor(np.asarray(head[1], dtype=np.float64)))
         return net

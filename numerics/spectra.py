@@ -19,33 +19,16 @@ import numpy as np
 from numerics.fourier import (
     FREQUENCY_TYPES,
     Convention,
-    circular_conv,
     frequency_degrees,
     frequency_types,
-    multipliers_from_filters,
 )
 from numerics.linear import singular_values
-
-ACTIVATIONS: tuple[str, ...] = ("relu", "identity")
+from numerics.weights import Network
 
 #: Default split between "kept" and "dropped" singular values of a trained layer. Inside the
 #: bottleneck the kept ones are near 1 and the dropped ones are O(L^{-1/2}) (THEORY.md 4); 0.5
 #: lies between the two for every depth we fit (L^{-1/2} <= 0.5 for L >= 4).
 NEAR_ONE_SPLIT = 0.5
-
-
-def _activate(z: np.ndarray, activation: str) -> np.ndarray:
-    if activation == "relu":
-        return np.maximum(z, 0.0)
-    if activation == "identity":
-        return z
-    raise ValueError(f"unknown activation {activation!r}: use one of {ACTIVATIONS}")
-
-
-def _bias(bias: np.ndarray | None, ndim_spatial: int) -> np.ndarray | float:
-    if bias is None:
-        return 0.0
-    return np.asarray(bias).reshape((-1,) + (1,) * ndim_spatial)
 
 
 def forward(
@@ -55,7 +38,7 @@ def forward(
     activation: str = "relu",
     convention: Convention = "scaled",
 ) -> list[np.ndarray]:
-    """Every layer's output on a batch.
+    """Every layer's output on a batch (:meth:`numerics.weights.Network.layer_outputs`).
 
     Parameters
     ----------
@@ -66,22 +49,14 @@ def forward(
     list of ``L`` arrays: hidden activations ``a_1 .. a_{L-1}`` (after the nonlinearity), then
     the network output ``z_L``; entry ``l`` has shape ``(N, c_{l+1}, *spatial)``.
     """
-    biases = [None] * len(filters) if biases is None else list(biases)
-    nsp = np.asarray(filters[0]).ndim - 2
-    outs: list[np.ndarray] = []
-    a = np.asarray(X, dtype=float)
-    for i, (w, b) in enumerate(zip(filters, biases)):
-        z = circular_conv(w, a, convention) + _bias(b, nsp)
-        a = z if i == len(filters) - 1 else _activate(z, activation)
-        outs.append(a)
-    return outs
+    return Network(filters, biases, activation, convention).layer_outputs(X)
 
 
 def layer_multipliers(
     filters: Sequence[np.ndarray], convention: Convention = "scaled"
 ) -> list[np.ndarray]:
     """Multipliers ``M_l(m)`` of every layer, each of shape ``(*spatial, c_l, c_{l-1})``."""
-    return [multipliers_from_filters(f, convention) for f in filters]
+    return Network(filters, convention=convention).multipliers()
 
 
 def weight_spectra(

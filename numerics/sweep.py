@@ -29,15 +29,16 @@ from numerics.bounds import LOOSE_RANK_RTOL, bottleneck_terms, jacobian_blocks_f
 from numerics.diagnosis import diagnose
 from numerics.executor import SerialExecutor
 from numerics.fitting import fit_depth_scaling
-from numerics.fourier import filters_from_multipliers, multipliers_from_filters
-from numerics.guards import above, diverged_depths, network_norm_sq, padded_bounds
+from numerics.fourier import multipliers_from_filters
+from numerics.guards import above, diverged_depths, padded_bounds
 from numerics.inputs import InputError
 from numerics.linear import expansion_terms, ranks_per_frequency, representation_cost
 from numerics.spectra import NEAR_ONE_SPLIT, near_one_counts, weight_spectra
+from numerics.starts import construction_network, pad_to_depth, perturbed_network
 from numerics.store import LOCATION, ResultStore, StoredRecord
 from numerics.targets import LinearTarget, Target, get_target
-from numerics.targets.base import diagonal_projectors
 from numerics.targets.detect import DetectedLinearTarget, with_detected_linearity
+from numerics.weights import Network
 
 UPPER = "upper bound on R(f; Omega, L): norm of a trained network that fits the data"
 EXACT = "exact (closed form)"
@@ -126,65 +127,6 @@ def data_sha256(X: np.ndarray, Y: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def construction_network(target: Target, depth: int, width: int) -> tuple[list, list]:
-    """The explicit ReLU network of a ``bottleneck`` target's factorisation (THEORY.md 4).
-
-    ``relu(W1 * x + b1)`` -> ``g = Q * a + B >= 0`` (the representation, kept on ``V_m``) ->
-    ``depth - 4`` projection layers with multiplier ``P_{V_m}`` (the identity on ``g``, cost
-    ``sum_m dim V_m`` each) -> ``relu(W2 * g + b2 - M2(0) B)`` -> ``W3 * .``. Its norm is an
-    UPPER bound on ``R(f; L)`` growing like ``L sum_m dim V_m``. Hidden channels are padded with
-    zeros to ``width``.
-
-    Raises
-    ------
-    ValueError
-        If the target carries no such layers, ``depth < 4`` or ``width`` is too small.
-    """
-    needed = ("W1", "b1", "Q", "B", "W2", "b2", "W3", "keep")
-    if not all(hasattr(target, a) for a in needed):
-        raise ValueError(f"target {target.name} has no explicit bottleneck construction")
-    if depth < 4:
-        raise ValueError(f"the bottleneck construction needs depth >= 4, got {depth}")
-    hidden, c_rep = target.W1.shape[0], target.Q.shape[0]
-    if width < max(hidden, c_rep):
-        raise ValueError(f"width {width} < {max(hidden, c_rep)} needed by the construction")
-    spatial = target.W1.shape[2:]
-    proj = filters_from_multipliers(diagonal_projectors(target.keep), "scaled")
-    m2_zero = multipliers_from_filters(target.W2, "scaled")[(0,) * len(spatial)].real
-    filters = [target.W1, target.Q, *[proj] * (depth - 4), target.W2, target.W3]
-    biases = [target.b1, target.B, *[np.zeros(c_rep)] * (depth - 4),
-              target.b2 - m2_zero @ target.B, np.zeros(target.W3.shape[0])]
-    return pad_hidden_channels(filters, biases, width)
-
-
-def pad_hidden_channels(filters: Sequence[np.ndarray], biases: Sequence[np.ndarray],
-                        width: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """The same ReLU network with every hidden layer zero-padded to ``width`` channels.
-
-    ``filters[l]`` has shape ``(c_l, c_{l-1}, *grid)`` and ``biases[l]`` shape ``(c_l,)``; the
-    input and output channels are kept. Padded channels carry zeros, so the function and the
-    norm are unchanged.
-
-    Raises
-    ------
-    ValueError
-        If a hidden layer has more than ``width`` channels.
-    """
-    out_f, out_b, c_prev = [], [], filters[0].shape[1]
-    for i, (w, b) in enumerate(zip(filters, biases)):
-        c_out = w.shape[0] if i == len(filters) - 1 else width
-        if c_out < w.shape[0]:
-            raise ValueError(f"layer {i + 1} has {w.shape[0]} channels, more than width {width}")
-        pad = np.zeros((c_out, c_prev, *w.shape[2:]))
-        pad[: w.shape[0], : w.shape[1]] = w
-        bias = np.zeros(c_out)
-        bias[: len(b)] = b
-        out_f.append(pad)
-        out_b.append(bias)
-        c_prev = c_out
-    return out_f, out_b
-
-
 @dataclass(frozen=True)
 class SweepSpec:
     """Everything that defines a sweep (all of it enters every run's store key).
@@ -192,9 +134,10 @@ class SweepSpec:
     ``solver`` holds extra keyword arguments of ``numerics.minnorm.min_norm_fit``.
     ``init`` (see :data:`INITS`): ``"ladder"`` (default: the depths run in increasing order and
     depth ``L`` starts from the same seed's depth-``L_prev`` network padded by
-    ``numerics.minnorm.pad_to_depth`` with the data projector, exact on the samples; see
+    ``numerics.starts.pad_to_depth`` with the data projector, exact on the samples; see
     :func:`execute_ladder`), ``"random"`` (every run from a seeded random network; ``None``
-    means the same) or ``"construction"`` (start from :func:`construction_network`; the seed
+    means the same) or ``"construction"`` (start from
+    :func:`numerics.starts.construction_network`; the seed
     then only matters through ``start_noise``).
     ``ladder_restarts``: random starts a ladder run that starts at random (the smallest depth,
     or a depth with no shallower run of the same seed that fits) tries in turn until one fits
@@ -204,10 +147,10 @@ class SweepSpec:
     ``||f_theta(X) - Y|| / ||Y|| <= residual_rtol`` (the engine's own ``converged`` also asks
     for a tiny KKT gradient, which runs at the minimum to 1e-12 often miss).
     ``start_noise``: relative size of a seeded Gaussian perturbation of a construction or ladder
-    start's filters (see :func:`perturb_filters`; 0: none). A start with exact zeros (the
-    construction's dropped frequencies, its zero-padded channels) sits on a set that gradients
-    cannot leave: the perturbation lets the search use them, so what stays near 0 was dropped
-    by the search.
+    start's filters (see :func:`numerics.starts.perturb_filters`; 0: none). A start with exact
+    zeros (the construction's dropped frequencies, its zero-padded channels) sits on a set that
+    gradients cannot leave: the perturbation lets the search use them, so what stays near 0 was
+    dropped by the search.
     """
 
     target: dict
@@ -303,13 +246,7 @@ def run_min_norm(config: dict) -> tuple[dict, dict[str, np.ndarray]]:
             {"seed": r.seed, "norm_sq": r.norm_sq, "residual_rel": r.residual_rel,
              "converged": r.converged, "iterations": r.iterations, "wall_time": r.wall_time}
             for r in tried]
-    arrays: dict[str, np.ndarray] = {}
-    for i, w in enumerate(result.filters):
-        arrays[f"filter_{i}"] = np.asarray(w)
-    for i, b in enumerate(result.biases or []):
-        if b is not None:
-            arrays[f"bias_{i}"] = np.asarray(b)
-    return record, arrays
+    return record, Network(result.filters, result.biases).to_arrays()
 
 
 def _run_min_norm(config: dict) -> tuple:
@@ -331,11 +268,10 @@ def _run_min_norm(config: dict) -> tuple:
     if config.get("init") == "construction":
         from numerics.network import CircularCNN
 
-        filters, biases = construction_network(target, depth, config["width"])
-        init = CircularCNN.from_numpy(filters, biases, activation=config["activation"],
+        net = construction_network(target, depth, config["width"], X)
+        init = CircularCNN.from_numpy(net.filters, net.biases, activation=config["activation"],
                                       convention=config["convention"])
     elif config.get("init") == "ladder" and config.get("ladder_from") is not None:
-        from numerics.minnorm import pad_to_depth
         from numerics.network import CircularCNN
 
         prev = config["ladder_from"]
@@ -359,7 +295,7 @@ def _run_min_norm(config: dict) -> tuple:
         with torch.no_grad():
             fits = float(torch.linalg.norm(init(torch.as_tensor(X)) - torch.as_tensor(Y))
                          / max(float(np.linalg.norm(Y)), 1e-300)) <= rtol
-        bound = network_norm_sq(*init.to_numpy()) if fits else None
+        bound = Network.from_torch(init).norm_sq() if fits else None
 
     def fit(start, seed):
         return min_norm_fit(
@@ -387,39 +323,6 @@ def _run_min_norm(config: dict) -> tuple:
     ok = [r for r in tried if r.residual_rel <= rtol]
     kept = min(ok, key=lambda r: r.norm_sq) if ok else min(tried, key=lambda r: r.residual_rel)
     return kept, tried, guard
-
-
-def perturb_filters(filters: Sequence[np.ndarray], scale: float, seed: int) -> list[np.ndarray]:
-    """``W_l + scale * rms(W_l) * Z_l`` with ``Z_l`` standard Gaussian (seeded by ``seed``).
-
-    Every entry is perturbed, zeros included, relative to the layer's root-mean-square entry
-    (``rms = ||W_l||_F / sqrt(size)``), so each layer changes by about ``scale`` of its size.
-    """
-    rng = np.random.default_rng(seed)
-    out = []
-    for w in filters:
-        rms = float(np.sqrt(np.mean(np.square(w))))
-        out.append(w + scale * rms * rng.standard_normal(w.shape))
-    return out
-
-
-def perturbed_network(filters: Sequence[np.ndarray], biases: Sequence[np.ndarray] | None,
-                      scale: float, seed: int, activation: str = "relu",
-                      convention: str = "scaled"):
-    """The :class:`numerics.network.CircularCNN` with filters :func:`perturb_filters` and the
-    given biases (None: a network without biases): a perturbed start for the engine."""
-    from numerics.network import CircularCNN
-
-    return CircularCNN.from_numpy(perturb_filters(filters, scale, seed), biases,
-                                  activation=activation, convention=convention)
-
-
-def network_from_arrays(arrays: dict[str, np.ndarray]) -> tuple[list, list | None]:
-    """``(filters, biases)`` from a stored record's arrays (biases None when absent)."""
-    depth = sum(1 for k in arrays if k.startswith("filter_"))
-    filters = [arrays[f"filter_{i}"] for i in range(depth)]
-    biases = [arrays.get(f"bias_{i}") for i in range(depth)]
-    return filters, (None if all(b is None for b in biases) else biases)
 
 
 @dataclass
@@ -473,7 +376,7 @@ def execute_ladder(
 
     Rungs (the requested depths, in increasing order): seed ``s`` at depth ``L`` starts from
     its most recent shallower run of depth >= 2 whose ``residual_rel <= spec.residual_rtol``,
-    padded to ``L`` by ``numerics.minnorm.pad_to_depth`` with the data projector (exact on the
+    padded to ``L`` by ``numerics.starts.pad_to_depth`` with the data projector (exact on the
     samples), tried once (``start_attempts = 1``). Without such a run (the smallest depth, or
     every earlier rung of that seed missed the data) the run starts at random with
     ``spec.ladder_restarts`` starts. The start's weights and the attempts are part of the run
@@ -493,14 +396,14 @@ def execute_ladder(
             config = dict(base[(L, seed)])
             before = fitting.get(seed)
             if before is not None:
-                filters, biases = network_from_arrays(before.arrays)
-                if not spec.bias:  # a bias-free run stores zero biases: do not pass them on
-                    biases = None
+                net = Network.from_arrays(before.arrays)
+                # a bias-free run stores zero biases: do not pass them on
+                biases = net.biases if spec.bias else None
                 config["start_attempts"] = 1
                 config["guard_attempts"] = spec.ladder_restarts
                 config["ladder_from"] = {
                     "depth": before.config["depth"],
-                    "filters": [f.tolist() for f in filters],
+                    "filters": [f.tolist() for f in net.filters],
                     "biases": None if biases is None else [b.tolist() for b in biases],
                 }
             configs.append(config)
@@ -584,6 +487,29 @@ def construction_flags(depths: Sequence[int], norms: Sequence[float],
             for L, n, c in zip(depths, norms, construction) if c is not None and n > c]
 
 
+def construction_norms(target: Target, depths: Sequence[int], width: int,
+                       X: np.ndarray) -> list[float | None] | None:
+    """Per depth the norm of the target's explicit construction (an UPPER bound on
+    ``R(f; L)``), None where its depth or width rules it out; None when it has none at all."""
+    build = getattr(target, "construction", None)  # duck-typed user targets may lack it
+    norms, found = [], False
+    for L in depths:
+        try:
+            net = None if build is None else build(L, width, X)
+        except ValueError:  # a construction exists, but not at this depth or width
+            norms.append(None)
+            found = True
+            continue
+        found |= net is not None
+        norms.append(None if net is None else net.norm_sq())
+    return norms if found else None
+
+
+def _stored_network(record: StoredRecord, spec: SweepSpec) -> Network:
+    """The network of a stored run (its arrays, the sweep's activation and convention)."""
+    return Network.from_arrays(record.arrays, spec.activation, spec.convention)
+
+
 def summarize(spec: SweepSpec, records: Sequence[StoredRecord]) -> dict:
     """Best run per depth, depth fit, bounds, flags and the CBN picture of the deepest network.
 
@@ -608,9 +534,9 @@ def summarize(spec: SweepSpec, records: Sequence[StoredRecord]) -> dict:
         best.append(min(ok, key=lambda r: r.record["norm_sq"]))
     norms = [r.record["norm_sq"] for r in best]
     residuals = [r.record["residual_max_abs"] for r in best]
-    fitting_nets = [network_from_arrays(r.arrays)
+    fitting_nets = [_stored_network(r, spec)
                     if r.record["residual_rel"] <= spec.residual_rtol else None for r in best]
-    padded = padded_bounds(depths, fitting_nets, X, spec.activation, spec.convention)
+    padded = padded_bounds(depths, fitting_nets, X)
     guarded = [f"depth {r.config['depth']} seed {r.config['seed']}: the run ended at "
                f"{g['failed_norm_sq']:.6g}, above its start {g['start_norm_sq']:.6g} (which "
                f"fits the data); retried from {g['retries']} random start(s), kept "
@@ -620,16 +546,8 @@ def summarize(spec: SweepSpec, records: Sequence[StoredRecord]) -> dict:
     mult = target.linear_multipliers(spec.convention)
     linear_net = mult is not None and spec.activation == "identity"
     exact = [representation_cost(mult, L, spec.convention) for L in depths] if linear_net else None
-    construction = None
-    if all(hasattr(target, a) for a in ("W1", "Q", "keep")) and spec.activation == "relu":
-        construction = []
-        for L in depths:
-            try:
-                f, b = construction_network(target, L, spec.width)
-            except ValueError:
-                construction.append(None)
-                continue
-            construction.append(float(sum(np.sum(w**2) for w in f) + sum(np.sum(v**2) for v in b)))
+    construction = (construction_norms(target, depths, spec.width, X)
+                    if spec.activation == "relu" else None)
     divergences = diverged_depths(depths, norms, {
         "closed form": exact, "explicit construction": construction,
         "shallower best network padded to this depth": [
@@ -718,14 +636,14 @@ def summarize(spec: SweepSpec, records: Sequence[StoredRecord]) -> dict:
         flags += construction_flags(depths, norms, construction)
     # the CBN picture comes from the deepest depth whose search did not diverge
     shown = max((i for i, L in enumerate(depths) if L not in diverged), default=len(depths) - 1)
-    deepest_filters, deepest_biases = network_from_arrays(best[shown].arrays)
+    deepest = _stored_network(best[shown], spec)
     value = constant_inputs(X)[0]
-    terms = bottleneck_terms(deepest_filters, deepest_biases, value, spec.activation,
+    terms = bottleneck_terms(deepest.filters, deepest.biases, value, spec.activation,
                              spec.convention, LOOSE_RANK_RTOL)
     out["deepest"] = {
         "depth": depths[shown],
         "key": best[shown].key,
-        "layer_counts": _layer_counts(deepest_filters, spec.convention),
+        "layer_counts": _layer_counts(deepest.filters, spec.convention),
         "split": NEAR_ONE_SPLIT,
         "bottleneck_inequality": {
             "bound_total": terms.total, "norm_sq": terms.norm_sq, "slack": terms.slack,

@@ -29,7 +29,8 @@ from figures.commands.fit import (  # noqa: E402
 from figures.files import write_folder_atomically  # noqa: E402
 from numerics.spectra import activation_energy, weight_spectra  # noqa: E402
 from numerics.store import ResultStore  # noqa: E402
-from numerics.sweep import network_from_arrays, target_from_config  # noqa: E402
+from numerics.sweep import target_from_config  # noqa: E402
+from numerics.weights import Network  # noqa: E402
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -115,13 +116,14 @@ def run(args: argparse.Namespace) -> int:
 
     def fill(tmp: Path) -> None:
         stored = ResultStore(args.store).load_key(summary["deepest"]["key"])
-        filters, biases = network_from_arrays(stored.arrays)
+        net = Network.from_arrays(stored.arrays, spec.activation, spec.convention)
         target = target_from_config(spec.target)
         X = target.sample(spec.n_samples, spec.sample_seed)
         write_json_file(tmp, "summary.json", summary)
         _plot_norms(summary, tmp / "norm_vs_depth.png")
-        _plot_spectra(filters, spec.convention, tmp / "weight_spectra.png")
-        _plot_energy(activation_energy(filters, biases, X, spec.activation, spec.convention),
+        _plot_spectra(net.filters, spec.convention, tmp / "weight_spectra.png")
+        _plot_energy(activation_energy(net.filters, net.biases, X, spec.activation,
+                                       spec.convention),
                      tmp / "activation_energy.png")
         text = io.StringIO()
         print_summary(summary, file=text)

@@ -17,15 +17,9 @@ import sys
 from figures.cli import add_common_options, print_json, write_json_file
 from numerics.executor import make_executor
 from numerics.inputs import InputError, check_depths, load_filter
+from numerics.starts import construction_network
 from numerics.store import DEFAULT_STORE, ResultStore
-from numerics.sweep import (
-    INITS,
-    SweepSpec,
-    construction_network,
-    execute_sweep,
-    summarize,
-    target_from_config,
-)
+from numerics.sweep import INITS, SweepSpec, execute_sweep, summarize, target_from_config
 from numerics.targets import validate_target
 
 
@@ -130,12 +124,12 @@ def spec_from_args(args: argparse.Namespace) -> SweepSpec:
     validate_target(built)
     linear = built.linear_multipliers(args.convention) is not None
     if args.init == "construction":
-        try:
-            construction_network(built, max(depths), args.width)
-        except ValueError as exc:
-            raise InputError(f"--init construction: {exc}") from None
-        if min(depths) < 4:
-            raise InputError("--init construction needs every depth >= 4")
+        X = built.sample(args.samples, args.seed)  # the samples of the sweep (SweepSpec.data)
+        for L in depths:  # the target's rules (e.g. bottleneck: depth >= 4, width >= 4)
+            try:
+                construction_network(built, L, args.width, X)
+            except ValueError as exc:
+                raise InputError(f"--init construction: {exc}") from None
     activation = args.activation or ("identity" if linear else "relu")
     if activation == "identity" and not linear:
         raise InputError(f"target {built.name} is not linear: use --activation relu")

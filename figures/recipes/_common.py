@@ -2,12 +2,10 @@
 
 Not a recipe (the name starts with an underscore, it is not in ``RECIPES``).
 
-The ladder target is ``f(x) = relu(P_K x)`` with ``P_K`` the orthogonal low-pass projection on
-the frequencies ``|m|_inf <= K`` (``numerics.targets`` 'lowpass'). It factors through those
-frequencies: on the samples, ``g = P_K x + B >= 0`` for a constant ``B``, a projection layer is
-the identity on ``g`` and ``relu(g - B)`` gives ``f``; so ``R0 <= #{m : |m|_inf <= K}`` (an UPPER
-bound, THEORY.md 4) and the CBN picture predicts exactly those frequencies kept inside the
-bottleneck, one singular value near 1 each, every other frequency near 0.
+The ladder target is the registered ``relu_lowpass`` (:mod:`numerics.targets.relu_lowpass`):
+``f(x) = relu(P_K x)``, which factors through the frequencies ``|m|_inf <= K``, so
+``R0 <= #{m : |m|_inf <= K}`` (an UPPER bound, THEORY.md 4); its explicit network is the
+target's :meth:`construction`.
 """
 
 from __future__ import annotations
@@ -18,15 +16,11 @@ from functools import lru_cache
 
 import numpy as np
 
-from numerics.fourier import (
-    centred_labels,
-    filters_from_multipliers,
-    frequency_degrees,
-    frequency_types,
-)
-from numerics.minnorm import min_norm_fit, pad_to_depth
-from numerics.sweep import pad_hidden_channels, perturbed_network
+from numerics.fourier import centred_labels, frequency_degrees, frequency_types
+from numerics.minnorm import min_norm_fit
+from numerics.starts import pad_to_depth, perturbed_network
 from numerics.targets import get_target
+from numerics.targets.relu_lowpass import ReluLowpass
 
 
 def frequency_kind(spatial: Sequence[int], index: tuple[int, ...]) -> str:
@@ -51,64 +45,19 @@ def frequency_label(spatial: Sequence[int], index: tuple[int, ...]) -> str:
             f"|m|inf={int(deg['linf'][index])}")
 
 
-def lowpass_relu_data(spatial: Sequence[int], K: int, samples: int,
-                      seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Gaussian inputs ``X`` (N, 1, *spatial), ``Y = relu(P_K X)`` and the predicted kept mask.
-
-    Returns
-    -------
-    X, Y : arrays (N, 1, *spatial); keep : bool array ``spatial``, True where ``|m|_inf <= K``.
-    """
-    spatial = tuple(int(n) for n in spatial)
-    target = get_target("lowpass", spatial=spatial, K=K)
-    X = np.random.default_rng(seed).standard_normal((samples, 1, *spatial))
-    Y = np.maximum(target.evaluate(X), 0.0)
-    return X, Y, frequency_degrees(spatial)["linf"] <= K
-
-
-def factorisation_network(spatial: Sequence[int], K: int, X: np.ndarray,
-                          depth: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """One-channel ReLU net computing ``relu(P_K x)`` exactly on ``X`` (THEORY.md 4 construction).
-
-    ``depth = 2``: ``P_K``, then the identity. ``depth >= 3``: ``z_1 = P_K x + B`` with
-    ``B = max(0, max(-P_K X))`` so ``relu`` is the identity on the samples, ``depth - 3`` layers
-    ``P_K`` (the identity on that representation), ``z = P_K a - B = P_K x``, ``relu``, identity.
-    Its norm is an UPPER bound on the cost of ``relu(P_K x)`` on ``X``.
-
-    Returns
-    -------
-    filters, biases : lists of ``depth`` arrays (layout of :mod:`numerics.fourier`)
-    """
-    spatial = tuple(int(n) for n in spatial)
-    keep = frequency_degrees(spatial)["linf"] <= K
-    proj = filters_from_multipliers(keep.astype(np.complex128)[..., None, None])
-    ident = filters_from_multipliers(np.ones((*spatial, 1, 1), dtype=np.complex128))
-    if depth == 2:
-        return [proj, ident], [np.zeros(1), np.zeros(1)]
-    low = get_target("lowpass", spatial=spatial, K=K).evaluate(X)
-    B = max(0.0, float(np.max(-low)))
-    filters = [proj] * (depth - 1) + [ident]
-    biases = [np.array([B])] + [np.zeros(1)] * (depth - 3) + [np.array([-B]), np.zeros(1)]
-    return filters, biases
-
-
-def network_arrays(prefix: str, filters: list[np.ndarray], biases: list[np.ndarray]) -> dict:
-    """Flatten a network into store arrays ``{prefix}W{l}`` and ``{prefix}b{l}``."""
-    out = {f"{prefix}W{i}": np.asarray(w) for i, w in enumerate(filters)}
-    out.update({f"{prefix}b{i}": np.asarray(b) for i, b in enumerate(biases)})
-    return out
-
-
-def network_from(arrays: dict, prefix: str, depth: int) -> tuple[list, list]:
-    """Inverse of :func:`network_arrays`."""
-    return ([arrays[f"{prefix}W{i}"] for i in range(depth)],
-            [arrays[f"{prefix}b{i}"] for i in range(depth)])
+def relu_lowpass_data(spatial: Sequence[int], K: int, samples: int,
+                      seed: int) -> tuple[ReluLowpass, np.ndarray, np.ndarray]:
+    """The registered ``relu_lowpass`` target and its samples ``X``, ``Y = target(X)``, both
+    ``(samples, 1, *spatial)`` (its sampler: Gaussian inputs seeded by ``seed``)."""
+    target = get_target("relu_lowpass", spatial=tuple(int(n) for n in spatial), K=K)
+    X = target.sample(samples, seed)
+    return target, X, target.evaluate(X)
 
 
 @lru_cache(maxsize=8)
 def _ladder(key: str, device: str) -> tuple:
     cfg = json.loads(key)
-    X, Y, _ = lowpass_relu_data(cfg["spatial"], cfg["K"], cfg["samples"], cfg["seed"])
+    _, X, Y = relu_lowpass_data(cfg["spatial"], cfg["K"], cfg["samples"], cfg["seed"])
     runs, net = [], None
     for L in cfg["depths"]:
         init = None if net is None else pad_to_depth(net, L, X)
@@ -121,7 +70,7 @@ def _ladder(key: str, device: str) -> tuple:
 
 def min_norm_ladder(cfg: dict, device: str = "cpu") -> list:
     """Min-norm ReLU fits of ``relu(P_K x)`` at increasing depths, each warm-started from the
-    previous one by :func:`numerics.minnorm.pad_to_depth`.
+    previous one by :func:`numerics.starts.pad_to_depth`.
 
     ``cfg`` keys: ``spatial, K, samples, seed, width, depths, max_iter, inner_iter`` (the
     L-BFGS budgets of :func:`numerics.minnorm.min_norm_fit`, per depth). Deterministic per
@@ -140,9 +89,9 @@ def min_norm_ladder(cfg: dict, device: str = "cpu") -> list:
 def factorisation_start_fit(cfg: dict, depth: int, device: str = "cpu"):
     """Min-norm ReLU fit of ``relu(P_K x)`` at ``depth`` started from the factorisation network.
 
-    The start is :func:`factorisation_network` padded to ``cfg['width']`` channels, every filter
+    The start is the target's construction with ``cfg['width']`` channels, every filter
     entry moved by ``cfg['start_noise']`` times its layer's rms
-    (:func:`numerics.sweep.perturbed_network`, seeded by ``cfg['seed']``): unperturbed, its
+    (:func:`numerics.starts.perturbed_network`, seeded by ``cfg['seed']``): unperturbed, its
     dropped frequencies and padded channels are exact zeros that no gradient moves. ``cfg`` has
     the keys of :func:`min_norm_ladder` plus ``start_noise``.
 
@@ -150,10 +99,9 @@ def factorisation_start_fit(cfg: dict, depth: int, device: str = "cpu"):
     -------
     :class:`numerics.minnorm.MinNormResult` (its norm is an UPPER bound, like the ladder's).
     """
-    X, Y, _ = lowpass_relu_data(cfg["spatial"], cfg["K"], cfg["samples"], cfg["seed"])
-    filters, biases = pad_hidden_channels(*factorisation_network(cfg["spatial"], cfg["K"], X,
-                                                                 depth), cfg["width"])
-    start = perturbed_network(filters, biases, cfg["start_noise"], cfg["seed"])
+    target, X, Y = relu_lowpass_data(cfg["spatial"], cfg["K"], cfg["samples"], cfg["seed"])
+    net = target.construction(depth, cfg["width"], X)
+    start = perturbed_network(net.filters, net.biases, cfg["start_noise"], cfg["seed"])
     return min_norm_fit(X, Y, depth, [cfg["width"]] * (depth - 1), seed=cfg["seed"],
                         init=start, max_iter=cfg["max_iter"], inner_iter=cfg["inner_iter"],
                         device=device)

@@ -21,7 +21,7 @@ import numpy as np
 
 from figures.plotting import save, subplots
 from figures.provenance import Provenance
-from figures.recipes._common import frequency_label, lowpass_relu_data
+from figures.recipes._common import frequency_label, relu_lowpass_data
 from numerics.fourier import centred_labels
 from numerics.minnorm import ridge_fit
 from numerics.spectra import activation_energy
@@ -93,7 +93,8 @@ def _train(cfg: dict, X, Y, keep, run: str, seed: int, device: str):
 
 
 def compute(cfg: dict, device: str):
-    X, Y, keep = lowpass_relu_data(cfg["spatial"], cfg["K"], cfg["samples"], cfg["seeds"][0])
+    target, X, Y = relu_lowpass_data(cfg["spatial"], cfg["K"], cfg["samples"], cfg["seeds"][0])
+    keep = target.keep
     record = {"runs": {}, "seed_runs": {run: [] for run in RUNS}, "kept_labels": [],
               "bound": "upper (trained networks; ridge, not interpolating: residual reported)"}
     arrays = {"keep": keep}

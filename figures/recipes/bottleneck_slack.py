@@ -1,7 +1,7 @@
 """Bottleneck inequality and Schatten bound across depth, on the nets of ``cbn_spectra``.
 
-For every network ``theta`` of the warm-started min-norm ladder (target ``relu(P_K x)``, see
-:mod:`figures.recipes._common`) and a constant input ``x``, THEORY.md 4 gives two LOWER bounds on
+For every network ``theta`` of the warm-started min-norm ladder (target ``relu_lowpass``,
+``relu(P_K x)``) and a constant input ``x``, THEORY.md 4 gives two LOWER bounds on
 ``||theta||^2``: the Schatten bound ``L sum_m ||J_m(x)||_{S_{2/L}}^{2/L}`` and the bottleneck
 inequality ``sum_m [k_m L + 2 log|J_m|_+ + sum_l (kept (s-1)^2 + dropped s^2)]``. The slack
 ``||theta||^2 - bound`` must be >= 0; the per-layer terms show where the slack sits (outside the
@@ -17,7 +17,7 @@ import numpy as np
 from figures.plotting import save, subplots
 from figures.provenance import Provenance
 from figures.recipes import cbn_spectra
-from figures.recipes._common import factorisation_network, lowpass_relu_data, min_norm_ladder
+from figures.recipes._common import min_norm_ladder, relu_lowpass_data
 from numerics.bounds import (
     LOOSE_RANK_RTOL,
     bottleneck_terms,
@@ -58,9 +58,8 @@ def config(mode: str) -> dict:
 
 def _panel(cfg: dict, value: float, rtol: float, device: str) -> dict:
     rows = []
-    X, _, _ = lowpass_relu_data(cfg["spatial"], cfg["K"], cfg["samples"], cfg["seed"])
+    target, X, _ = relu_lowpass_data(cfg["spatial"], cfg["K"], cfg["samples"], cfg["seed"])
     for res in min_norm_ladder(cfg, device):
-        con_f, con_b = factorisation_network(cfg["spatial"], cfg["K"], X, res.depth)
         v = np.full(res.filters[0].shape[1], value)
         terms = bottleneck_terms(res.filters, res.biases, v, rtol=rtol)
         jac = constant_input_jacobian(res.filters, res.biases, v)
@@ -70,8 +69,7 @@ def _panel(cfg: dict, value: float, rtol: float, device: str) -> dict:
                 jac, res.depth, rtol=rtol), "rank_sum": int(terms.ranks.sum()),
             "rank_term": terms.rank_term, "log_pdet_term": terms.log_pdet_term,
             "kept_dev": terms.kept_dev, "dropped": terms.dropped, "slack": terms.slack,
-            "factorisation_norm_sq": float(sum(np.sum(f**2) for f in con_f) +
-                                           sum(np.sum(b**2) for b in con_b))})
+            "factorisation_norm_sq": target.construction(res.depth, 1, X).norm_sq()})
     return {"spatial": cfg["spatial"], "K": cfg["K"], "rows": rows,
             "bounds": {"norm_sq": "upper (trained network, on its own function)",
                        "factorisation_norm_sq": "upper (explicit factorisation network)",

@@ -1,7 +1,7 @@
 """CBN picture: per-frequency singular values of the weights across the layers of a deep ReLU net.
 
-Target ``relu(P_K x)`` (1-D and 2-D), which factors through the frequencies ``|m|_inf <= K``
-(see :mod:`figures.recipes._common`). Networks: min-norm fits (augmented Lagrangian, warm-started
+Target ``relu(P_K x)`` (1-D and 2-D; the registered ``relu_lowpass``), which factors through the
+frequencies ``|m|_inf <= K``. Networks: min-norm fits (augmented Lagrangian, warm-started
 across depths); at the deepest depth a second fit starts from the factorisation network,
 perturbed, and the lower norm of the two that fit the data is shown. Norms are UPPER bounds.
 Prediction (THEORY.md 4): in the layers inside the bottleneck exactly the frequencies
@@ -18,14 +18,13 @@ import numpy as np
 from figures.plotting import save, subplots
 from figures.provenance import Provenance
 from figures.recipes._common import (
-    factorisation_network,
     factorisation_start_fit,
     frequency_label,
-    lowpass_relu_data,
     min_norm_ladder,
+    relu_lowpass_data,
 )
 from numerics.fourier import half_frequency_mask
-from numerics.spectra import NEAR_ONE_SPLIT, forward, near_one_counts, weight_spectra
+from numerics.spectra import NEAR_ONE_SPLIT, near_one_counts, weight_spectra
 
 NAME = "cbn_spectra"
 TITLE = "CBN picture: weight singular values per frequency and layer (deep ReLU nets)"
@@ -95,15 +94,14 @@ def _panel(cfg: dict, split: float, device: str) -> tuple[dict, dict]:
     fitting = [r for r in (runs[-1], from_factorisation) if r.residual_rel <= FIT_RTOL]
     deep = min(fitting, key=lambda r: r.norm_sq) if fitting else runs[-1]
     spatial = tuple(cfg["spatial"])
-    X, Y, keep = lowpass_relu_data(spatial, cfg["K"], cfg["samples"], cfg["seed"])
+    target, X, Y = relu_lowpass_data(spatial, cfg["K"], cfg["samples"], cfg["seed"])
+    keep = target.keep
     constructed = []
     for r in runs:
-        filters, biases = factorisation_network(spatial, cfg["K"], X, r.depth)
-        out = forward(filters, biases, X)[-1]
+        net = target.construction(r.depth, 1, X)
         constructed.append({
-            "norm_sq": float(sum(np.sum(f**2) for f in filters) + sum(np.sum(b**2)
-                                                                     for b in biases)),
-            "residual_rel": float(np.linalg.norm(out - Y) / np.linalg.norm(Y))})
+            "norm_sq": net.norm_sq(),
+            "residual_rel": float(np.linalg.norm(net(X) - Y) / np.linalg.norm(Y))})
     spectra = weight_spectra(deep.filters)
     middle = []
     for layer in range(2, deep.depth):  # layers 2 .. L-1 (1-based): inside the bottleneck

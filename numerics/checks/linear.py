@@ -11,10 +11,10 @@ from numerics.linear import (
     expansion_terms,
     kept_singular_values,
     minimal_norm_weights,
-    network_norm_sq,
     ranks_per_frequency,
     representation_cost,
 )
+from numerics.weights import Network
 from theory.claims import CheckResult
 from theory.exact_dft import exact_cost, exact_ranks
 
@@ -44,7 +44,8 @@ def check_closed_form(mode: str) -> CheckResult:
                 rep = compose_multipliers(layers, convention)
                 worst_rep = max(worst_rep, float(np.linalg.norm(rep - A) / np.linalg.norm(A)))
                 cost = representation_cost(A, depth, convention)
-                worst_norm = max(worst_norm, abs(network_norm_sq(layers) - cost) / cost)
+                norm = Network(layers, None, "identity", convention).norm_sq()
+                worst_norm = max(worst_norm, abs(norm - cost) / cost)
                 imag = max(imag, max(float(np.abs(np.imag(f)).max()) for f in layers))
     worst = max(worst_rep, worst_norm)
     return CheckResult(worst <= CONSTRUCTION_TOL and imag == 0.0, 0.0, worst, CONSTRUCTION_TOL,
@@ -65,7 +66,7 @@ def check_no_network_beats(mode: str) -> CheckResult:
         convention = ("scaled", "plain")[t % 2]
         A = compose_multipliers(layers, convention)
         cost = representation_cost(A, depth, convention, rtol=0.0)
-        worst = min(worst, (network_norm_sq(layers) - cost) / cost)
+        worst = min(worst, (Network(layers, None, "identity", convention).norm_sq() - cost) / cost)
     # Depth-1 nets attain the bound exactly: the minimum margin is 0 up to round-off.
     return CheckResult(worst >= -1e-12, ">= 0", worst, 1e-12,
                        {"trials": trials, "metric": "min (norm - R)/R over random nets"})

@@ -16,6 +16,7 @@ from numerics.bounds import (
 from numerics.fourier import filters_from_multipliers, multipliers_from_filters, negated_frequencies
 from numerics.linear import minimal_norm_weights
 from numerics.spectra import forward
+from numerics.weights import Network
 from theory.claims import CheckResult
 
 #: Central differences of a piecewise-linear map are exact away from kinks; what remains is
@@ -123,7 +124,7 @@ def _equality_gap(mode: str, which: str) -> float:
             depth = 1 + t % 5
             filters = minimal_norm_weights(A, depth, convention=convention)
             jac = constant_input_jacobian(filters, None, np.zeros(2), "identity", convention)
-            norm = float(sum(np.sum(w**2) for w in filters))
+            norm = Network(filters, None, "identity", convention).norm_sq()
             worst = max(worst, abs(norm - schatten_lower_bound(jac, depth, convention)) / norm)
         return worst
     for filters, _, convention in bottleneck_equality_nets(6 if mode == "quick" else 30, 27):
@@ -139,7 +140,7 @@ def _min_slack(mode: str, which: str) -> tuple[float, int]:
     rng = np.random.default_rng(22)
     for filters, biases, _, convention in random_relu_nets(count, 23):
         value = rng.standard_normal(filters[0].shape[1])
-        norm = float(sum(np.sum(w**2) for w in filters) + sum(np.sum(b**2) for b in biases))
+        norm = Network(filters, biases, "relu", convention).norm_sq()
         if which == "schatten":
             jac = constant_input_jacobian(filters, biases, value, "relu", convention)
             bound = schatten_lower_bound(jac, len(filters), convention)
@@ -204,7 +205,7 @@ def check_construction_upper_bound(mode: str) -> CheckResult:
     """A ReLU target factoring through a representation kept on subspaces V_m: the projector
     construction represents it exactly and each added layer costs sum_m dim V_m, so
     R0 <= sum_m dim V_m; the constant-input Jacobian ranks give R0 >= sum_m rank J_m."""
-    from numerics.sweep import construction_network, target_r0_lower_bound
+    from numerics.sweep import target_r0_lower_bound
     from numerics.targets import get_target
 
     target = get_target("bottleneck", spatial=[8], K=1, c_rep=2)
@@ -214,11 +215,9 @@ def check_construction_upper_bound(mode: str) -> CheckResult:
     depths = (4, 5, 7) if mode == "quick" else (4, 5, 7, 10, 16)
     norms, worst_rep = [], 0.0
     for depth in depths:
-        filters, biases = construction_network(target, depth, width=6)
-        out = forward(filters, biases, X)[-1]
-        worst_rep = max(worst_rep, float(np.abs(out - Y).max() / np.abs(Y).max()))
-        norms.append(float(sum(np.sum(w**2) for w in filters) + sum(np.sum(b**2)
-                                                                     for b in biases)))
+        net = target.construction(depth, width=6)
+        worst_rep = max(worst_rep, float(np.abs(net(X) - Y).max() / np.abs(Y).max()))
+        norms.append(net.norm_sq())
     slopes = np.diff(norms) / np.diff(depths)
     lower = target_r0_lower_bound(target, X)["rank_sum"]
     # Exactness: the same arithmetic through FFTs in another order (round-off ~1e-15 relative);

@@ -46,7 +46,8 @@ from numerics.fourier import (
     half_frequency_mask,
     self_conjugate_mask,
 )
-from numerics.linear import RANK_RTOL, minimal_norm_weights, network_norm_sq, ranks_per_frequency
+from numerics.linear import RANK_RTOL, minimal_norm_weights, ranks_per_frequency
+from numerics.weights import Network
 
 #: Singular values of X(m) at or below ``DATA_RTOL * max_{m} s_max(X(m))`` are treated as zero
 #: when forming pseudo-inverses: FFT round-off puts exactly-zero spectral content at ~1e-16
@@ -235,7 +236,7 @@ def interpolate(
         multipliers=mult,
         rank_per_frequency=ranks,
         weights=weights,  # type: ignore[arg-type]
-        weights_norm_sq=network_norm_sq(weights),
+        weights_norm_sq=Network(weights, None, "identity", convention).norm_sq(),
         record=record,
         convention=convention,
     )

@@ -3,11 +3,13 @@
 Public API (stable, used by ``cbn fit`` / ``cbn analyze`` / ``cbn targets``):
 :class:`Target`, :func:`get_target`, :func:`register_target`, :func:`list_targets`,
 :func:`validate_target`. Importing this package registers the built-in targets of
-:mod:`numerics.targets.linear` and :mod:`numerics.targets.nonlinear`.
+:mod:`numerics.targets.linear`, :mod:`numerics.targets.nonlinear` and
+:mod:`numerics.targets.relu_lowpass`.
 """
 
 from numerics.targets import linear as _linear  # noqa: F401  (registers built-ins)
 from numerics.targets import nonlinear as _nonlinear  # noqa: F401  (registers built-ins)
+from numerics.targets import relu_lowpass as _relu_lowpass  # noqa: F401  (registers built-ins)
 from numerics.targets.base import (
     SYMMETRIES,
     Factorization,

@@ -27,6 +27,7 @@ from numerics.fourier import (
     filters_from_multipliers,
 )
 from numerics.inputs import InputError
+from numerics.weights import Network
 
 SYMMETRIES: tuple[str, ...] = ("equivariant", "invariant", "none")
 
@@ -136,6 +137,19 @@ class Target:
 
     def factorization(self) -> Factorization | None:
         """A known factorisation through few frequencies (THEORY.md 4), or None."""
+        return None
+
+    def construction(self, depth: int, width: int,
+                     X: np.ndarray | None = None) -> Network | None:
+        """An explicit network computing the target (an UPPER bound on ``R(f; Omega, L)``:
+        THEORY.md 4), with ``depth`` layers and hidden layers of ``width`` channels, or None
+        when none is known (the default).
+
+        ``X`` ``(n, c_in, *spatial)``: the samples it must fit, for targets whose domain is
+        unbounded (a constant shift that makes a representation non-negative is then taken from
+        the samples). Raise ``ValueError`` when a construction exists but not at this depth or
+        width.
+        """
         return None
 
     def r0_upper_bound(self) -> int | None:

@@ -19,10 +19,12 @@ from numerics.fourier import (
     circular_conv,
     filters_from_multipliers,
     frequency_degrees,
+    multipliers_from_filters,
 )
 from numerics.inputs import InputError
 from numerics.targets.base import Factorization, Target, diagonal_projectors, register_target
 from numerics.targets.linear import check_spatial, newton_multipliers
+from numerics.weights import Network
 
 
 def _axes(spatial: Sequence[int]) -> tuple[int, ...]:
@@ -123,6 +125,33 @@ class Bottleneck(Target):
 
     def factorization(self) -> Factorization:
         return Factorization(self.encode, self.decode, diagonal_projectors(self.keep))
+
+    def construction(self, depth: int, width: int, X: np.ndarray | None = None) -> Network:
+        """The explicit ReLU network of the factorisation (THEORY.md 4); ``X`` is not needed
+        (the shift ``B`` is a bound on the cube).
+
+        ``relu(W1 * x + b1)`` -> ``g = Q * a + B >= 0`` (the representation, kept on ``V_m``)
+        -> ``depth - 4`` projection layers with multiplier ``P_{V_m}`` (the identity on ``g``,
+        cost ``sum_m dim V_m`` each) -> ``relu(W2 * g + b2 - M2(0) B)`` -> ``W3 * .``. Its norm
+        is an UPPER bound on ``R(f; L)`` growing like ``L sum_m dim V_m``. Hidden channels are
+        padded with zeros to ``width``.
+
+        Raises
+        ------
+        ValueError
+            If ``depth < 4`` or ``width`` is too small.
+        """
+        if depth < 4:
+            raise ValueError(f"the bottleneck construction needs depth >= 4, got {depth}")
+        hidden, c_rep = self.W1.shape[0], self.Q.shape[0]
+        if width < max(hidden, c_rep):
+            raise ValueError(f"width {width} < {max(hidden, c_rep)} needed by the construction")
+        proj = filters_from_multipliers(diagonal_projectors(self.keep), "scaled")
+        m2_zero = multipliers_from_filters(self.W2, "scaled")[(0,) * self._k].real
+        filters = [self.W1, self.Q, *[proj] * (depth - 4), self.W2, self.W3]
+        biases = [self.b1, self.B, *[np.zeros(c_rep)] * (depth - 4),
+                  self.b2 - m2_zero @ self.B, np.zeros(self.W3.shape[0])]
+        return Network(filters, biases).padded(width)
 
 
 register_target("bottleneck")(Bottleneck)

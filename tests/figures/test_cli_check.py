@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-import numerics.checks.linear as linear_checks
 from figures.cli import main
+from numerics.weights import Network
 
 
 def test_check_quick_json_and_report(tmp_path, capsys):
@@ -24,7 +24,7 @@ def test_check_quick_json_and_report(tmp_path, capsys):
 
 
 def test_failed_claim_gives_nonzero_exit_and_is_shown(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(linear_checks, "network_norm_sq", lambda layers: 0.0)
+    monkeypatch.setattr(Network, "norm_sq", lambda self, include_bias=True: 0.0)
     code = main(["check", "--quick", "--only", "linear.closed_form", "--out", str(tmp_path)])
     text = capsys.readouterr().out
     assert code == 1 and "FAIL" in text

@@ -11,8 +11,9 @@ import torch
 from figures.cli import main
 from numerics.spectra import weight_spectra
 from numerics.store import ResultStore
-from numerics.sweep import network_from_arrays, target_from_config
+from numerics.sweep import target_from_config
 from numerics.torch_import import export_network
+from numerics.weights import Network
 
 MODELS = '''
 import torch
@@ -109,7 +110,8 @@ def test_inspect_reports_what_analyze_reports(tmp_path, capsys, monkeypatch):
     capsys.readouterr()
     summary = json.loads((tmp_path / "analyze" / "summary.json").read_text())
     deepest = summary["deepest"]
-    filters, biases = network_from_arrays(ResultStore("store").load_key(deepest["key"]).arrays)
+    net = Network.from_arrays(ResultStore("store").load_key(deepest["key"]).arrays)
+    filters, biases = net.filters, net.biases
     torch.save(export_network(filters, biases, summary["activation"], summary["convention"]),
                tmp_path / "engine.pt")
     X = target_from_config({"spec": "derivative", "params": {"spatial": [8]}}).sample(8, 0)

@@ -171,15 +171,18 @@ def test_off_support_fraction_ignores_the_constant_frequency():
 
 
 def test_factorisation_network_is_exact_and_costs_kept_plus_d():
-    from figures.recipes._common import factorisation_network, lowpass_relu_data
+    from figures.recipes._common import relu_lowpass_data
     from numerics.spectra import forward
 
-    X, Y, keep = lowpass_relu_data((8,), 1, 5, seed=3)
+    target, X, Y = relu_lowpass_data((8,), 1, 5, seed=3)
+    keep = target.keep
     for depth in (2, 3, 5):
-        filters, biases = factorisation_network((8,), 1, X, depth)
+        net = target.construction(depth, 1, X)
+        filters, biases = net.filters, net.biases
         # exact construction: only float64 FFT round-off (~1e-16 relative) remains
         assert np.max(np.abs(forward(filters, biases, X)[-1] - Y)) < 1e-12
-    filters, biases = factorisation_network((8,), 1, X, 2)
+    net = target.construction(2, 1, X)
+    filters, biases = net.filters, net.biases
     # scaled convention: ||P_K||^2 = #kept = 3 multipliers of modulus 1, ||I||^2 = d = 8
     norm = sum(float(np.sum(f**2)) for f in filters) + sum(float(np.sum(b**2)) for b in biases)
     assert norm == pytest.approx(3 + 8, rel=1e-12)

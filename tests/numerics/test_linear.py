@@ -16,10 +16,10 @@ from numerics.linear import (
     expansion_terms,
     kept_singular_values,
     minimal_norm_weights,
-    network_norm_sq,
     ranks_per_frequency,
     representation_cost,
 )
+from numerics.weights import Network
 from theory.exact_dft import exact_cost, exact_ranks
 
 # The construction is a product of SVD factors and two FFTs: its error is a few ulps times the
@@ -61,7 +61,7 @@ def test_construction_attains_closed_form(c_out, c_in, spatial, depth, widths, c
     err = np.linalg.norm(represented - A) / np.linalg.norm(A)
     assert err < CONSTRUCTION_RTOL
     cost = representation_cost(A, depth, convention)
-    assert abs(network_norm_sq(layers) - cost) / cost < CONSTRUCTION_RTOL
+    assert abs(Network(layers).norm_sq() - cost) / cost < CONSTRUCTION_RTOL
 
 
 def test_balanced_layers_have_root_singular_values(rng):
@@ -106,7 +106,7 @@ def test_no_random_network_beats_the_closed_form(rng):
         for convention in ("scaled", "plain"):
             A = compose_multipliers(layers, convention)
             cost = representation_cost(A, depth, convention, rtol=0.0)
-            margin = (network_norm_sq(layers) - cost) / cost
+            margin = (Network(layers).norm_sq() - cost) / cost
             worst = min(worst, margin)
     # A random net is strictly suboptimal except at depth 1 (margin exactly 0 up to round-off).
     assert worst > -1e-12, worst
@@ -167,7 +167,7 @@ def test_gradient_minimisation_approaches_closed_form_from_above(seed, rng):
     A = multipliers_from_filters(W)
     depth = 3
     layers, residual = _augmented_lagrangian_linear(W, depth, [2, 2], seed)
-    norm = network_norm_sq(layers)
+    norm = Network(layers).norm_sq()
     cost = representation_cost(A, depth)
     # The constraint is met to round-off, so the norm is an upper bound on R up to O(residual).
     assert residual < 1e-9
@@ -283,5 +283,5 @@ def test_property_construction(spatial, c_out, c_in, depth, convention, seed):
     A = multipliers_from_filters(W, convention)
     layers = minimal_norm_weights(A, depth, convention=convention)
     cost = representation_cost(A, depth, convention)
-    assert np.isclose(network_norm_sq(layers), cost, rtol=1e-9)
+    assert np.isclose(Network(layers).norm_sq(), cost, rtol=1e-9)
     np.testing.assert_allclose(compose_multipliers(layers, convention), A, atol=1e-9 * abs(A).max())

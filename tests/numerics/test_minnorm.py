@@ -19,12 +19,11 @@ from numerics.linear import compose_multipliers, representation_cost
 from numerics.minnorm import (
     MinNormResult,
     _orient_linear_start,
-    linear_closed_form_init,
     min_norm_fit,
-    pad_to_depth,
     ridge_fit,
 )
 from numerics.network import CircularCNN
+from numerics.starts import linear_closed_form_init, pad_to_depth
 
 # Issue requirement: the search reaches the closed form within 1e-4 relative, from above.
 CLOSED_FORM_GAP = 1e-4

@@ -178,7 +178,7 @@ def test_r0_lower_bound_sums_ranks_not_frequencies():
 def test_bottleneck_construction_represents_target_with_upper_bound_slope():
     """The explicit network: f exactly, norm growing by sum_m dim V_m per added layer."""
     from numerics.spectra import forward, near_one_counts, weight_spectra
-    from numerics.sweep import construction_network
+    from numerics.starts import construction_network
     from numerics.targets import get_target
 
     target = get_target("bottleneck", spatial=[8], K=1, c_rep=2)
@@ -186,7 +186,8 @@ def test_bottleneck_construction_represents_target_with_upper_bound_slope():
     Y = target.evaluate(X)
     norms = []
     for depth in (4, 5, 7):
-        filters, biases = construction_network(target, depth, width=6)
+        net = construction_network(target, depth, width=6)
+        filters, biases = net.filters, net.biases
         # same arithmetic through FFTs in another order: round-off ~1e-15 relative
         assert np.abs(forward(filters, biases, X)[-1] - Y).max() <= 1e-12 * np.abs(Y).max()
         norms.append(sum(np.sum(w**2) for w in filters) + sum(np.sum(b**2) for b in biases))
@@ -205,14 +206,15 @@ def test_bottleneck_construction_represents_target_with_upper_bound_slope():
 
 def test_pad_hidden_channels_keeps_function_and_norm():
     from numerics.spectra import forward
-    from numerics.sweep import pad_hidden_channels
+    from numerics.weights import Network
 
     rng = np.random.default_rng(3)
     shapes = [(2, 1), (3, 2), (1, 3)]
     filters = [rng.standard_normal((o, i, 6)) for o, i in shapes]
     biases = [rng.standard_normal(o) for o, _ in shapes]
     X = rng.standard_normal((5, 1, 6))
-    pf, pb = pad_hidden_channels(filters, biases, 4)
+    padded = Network(filters, biases).padded(4)
+    pf, pb = list(padded.filters), list(padded.biases)
     assert [f.shape[:2] for f in pf] == [(4, 1), (4, 4), (1, 4)]
     # same arithmetic plus zero channels: equal to round-off of the FFT convolutions
     np.testing.assert_allclose(forward(pf, pb, X)[-1], forward(filters, biases, X)[-1],
@@ -220,7 +222,7 @@ def test_pad_hidden_channels_keeps_function_and_norm():
     norm = sum(np.sum(w**2) for w in filters + biases)
     assert sum(np.sum(w**2) for w in pf + pb) == pytest.approx(norm, rel=1e-15)
     with pytest.raises(ValueError, match="more than width 2"):
-        pad_hidden_channels(filters, biases, 2)
+        Network(filters, biases).padded(2)
 
 
 def test_construction_flags_only_where_the_trained_norm_is_above():
@@ -233,7 +235,7 @@ def test_construction_flags_only_where_the_trained_norm_is_above():
 
 
 def test_perturb_filters_relative_seeded_and_reaches_zeros():
-    from numerics.sweep import perturb_filters
+    from numerics.starts import perturb_filters
 
     rng = np.random.default_rng(5)
     w = rng.standard_normal((8, 8, 8))

@@ -13,14 +13,13 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-import torch
 from test_sweep import DERIVATIVE  # the same sweep as the closed-form tests
 
 from figures.commands.fit import print_summary
 from numerics.guards import DIVERGED_RATIO, diverged_depths
-from numerics.network import CircularCNN
 from numerics.store import ResultStore, StoredRecord
-from numerics.sweep import execute_sweep, network_from_arrays, summarize
+from numerics.sweep import execute_sweep, summarize
+from numerics.weights import Network
 
 
 @pytest.fixture(scope="module")
@@ -32,17 +31,16 @@ def derivative_records(tmp_path_factory):
 
 def _rescaled(rec: StoredRecord, t: float) -> StoredRecord:
     """The record's network with layer 0 times ``t`` and layer 1 over ``t`` (same function)."""
-    filters, biases = network_from_arrays(rec.arrays)
+    stored = Network.from_arrays(rec.arrays, activation="identity")
+    filters, biases = list(stored.filters), stored.biases
     assert all(not np.any(b) for b in biases)  # DERIVATIVE is bias-free: zero biases stored
     filters = [filters[0] * t, filters[1] / t, *filters[2:]]
     X, Y = DERIVATIVE.data()
-    net = CircularCNN.from_numpy(filters, None, activation="identity",
-                                 convention=DERIVATIVE.convention)
-    out = net(torch.as_tensor(X)).detach().numpy()
+    out = Network(filters, None, "identity", DERIVATIVE.convention)(X)
     residual_rel = float(np.linalg.norm(out - Y) / np.linalg.norm(Y))
     assert residual_rel <= DERIVATIVE.residual_rtol  # the planted run still fits the data
     arrays = {**rec.arrays, **{f"filter_{i}": f for i, f in enumerate(filters)}}
-    norm_sq = float(sum(np.sum(f**2) for f in filters))
+    norm_sq = Network(filters, None, "identity").norm_sq()
     return StoredRecord(rec.key, rec.config, {**rec.record, "norm_sq": norm_sq,
                                               "residual_rel": residual_rel}, arrays)
 

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 import numerics.minnorm as minnorm
-from numerics.guards import DIVERGED_RATIO, GUARD_RTOL, network_norm_sq
-from numerics.minnorm import pad_to_depth
-from numerics.network import CircularCNN
+from numerics.guards import DIVERGED_RATIO, GUARD_RTOL
+from numerics.starts import pad_to_depth
 from numerics.store import ResultStore
-from numerics.sweep import SweepSpec, execute_sweep, network_from_arrays, summarize
+from numerics.sweep import SweepSpec, execute_sweep, summarize
 from numerics.targets.base import REGISTRY
+from numerics.weights import Network
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,9 +84,8 @@ def test_blur_ladder_stays_below_its_padded_starts(tmp_path):
     # hand: the padded network fits the same samples); on main the depth-3 run ended at
     # 2.66e12 from a padded start of norm 19.7
     for prev, rec in zip(report.records, report.records[1:]):
-        filters, biases = network_from_arrays(prev.arrays)
-        start = pad_to_depth(CircularCNN.from_numpy(filters, biases), rec.config["depth"], X)
-        bound = network_norm_sq(*start.to_numpy())
+        start = pad_to_depth(Network.from_arrays(prev.arrays).to_torch(), rec.config["depth"], X)
+        bound = Network.from_torch(start).norm_sq()
         assert rec.record["norm_sq"] <= bound * (1 + GUARD_RTOL), (rec.record["norm_sq"], bound)
         assert rec.record["residual_rel"] <= spec.residual_rtol
     s = summarize(spec, report.records)
@@ -114,7 +113,7 @@ def _plant_blow_ups(monkeypatch, depth: int, warm: float, cold: float) -> None:
             res.filters[0] = res.filters[0] * t
             res.biases[0] = res.biases[0] * t
             res.filters[1] = res.filters[1] / t
-            res.norm_sq = network_norm_sq(res.filters, res.biases)
+            res.norm_sq = Network(res.filters, res.biases).norm_sq()
         return res
 
     monkeypatch.setattr(minnorm, "min_norm_fit", planted)

@@ -44,7 +44,7 @@ CLAIMS = [
           r"$R_0 \le \sum_m \dim V_m$; with the constant-input ranks, "
           r"$\sum_m \mathrm{rank} J_m \le R_0 \le \sum_m \dim V_m$", _SRC, "inequality",
           "built-in target 'bottleneck' (d = 8, |m| <= 1 kept, 2 representation channels: "
-          "sum dim V_m = 6); numerics.sweep.construction_network at depths 4, 5, 7 (full: up to "
+          "sum dim V_m = 6); Target.construction of bottleneck at depths 4, 5, 7 (full: up to "
           "16) on 10 samples (full: 40); Jacobian ranks by central differences at the constant "
           "inputs of numerics.sweep.constant_inputs",
           "construction output equals f to 1e-12 relative, norm slope per layer equals "
