@@ -2,7 +2,7 @@
 depth-2 multiplier start, in one process.
 
 "Before" is the search with least-squares multipliers at every depth (``numerics.search.fit.
-_starts_from_zero_multipliers`` patched to False), "after" the default (zero multipliers for
+starts_from_zero_multipliers`` patched to False), "after" the default (zero multipliers for
 linear depth-2 fits). Both render the figure through :func:`figures.recipe_runner.run_recipe`
 into their own empty store; the verdict must be the same ("agrees").
 

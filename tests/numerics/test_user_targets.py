@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import numerics.minnorm as minnorm
 from numerics.guards import GUARD_RTOL, network_norm_sq
 from numerics.minnorm import pad_to_depth
 from numerics.network import CircularCNN
+from numerics.search import SearchSettings
 from numerics.store import ResultStore
 from numerics.sweep import SweepSpec, execute_sweep, network_from_arrays, summarize
 from numerics.targets.base import REGISTRY
@@ -97,15 +97,15 @@ def test_blur_ladder_stays_below_its_padded_starts(tmp_path):
     assert any("3 depths give no leave-one-out range" in n for n in s["notes"])
 
 
-def test_guard_retries_a_run_that_ends_above_its_start(tmp_path, monkeypatch):
+def test_guard_retries_a_run_that_ends_above_its_start(tmp_path):
     """Without the multiplier system's ridge term, the real engine blows the depth-3 rung up
     from its padded start; the guard catches it and retries at random. With one retry (to keep
     the test short) the retry stays above the start too: the sweep then flags the depth with
     its evidence and leaves it out of the fit (with the default 3 retries one of them ends
     below the start)."""
-    monkeypatch.setattr(minnorm, "CG_RIDGE", 0.0)
     (tmp_path / "t.py").write_text(BLUR)
-    spec = _blur_spec(tmp_path / "t.py", [2, 3], ladder_restarts=1)
+    spec = _blur_spec(tmp_path / "t.py", [2, 3], ladder_restarts=1,
+                      settings=SearchSettings(cg_ridge=0.0))
     report = execute_sweep(spec, ResultStore(tmp_path / "store"), progress=False)
     rung = report.records[1].record
     guard = rung["guard"]
