@@ -1,6 +1,6 @@
 """Start networks of a minimal-norm search: padded warm starts, closed forms, constructions.
 
-Every function returns a network that a search (:func:`numerics.minnorm.min_norm_fit`) can
+Every function returns a network that a search (:func:`numerics.search.min_norm_fit`) can
 start from:
 
 * :func:`pad_to_depth`: a shallower network made deeper without changing its function (the

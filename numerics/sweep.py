@@ -14,7 +14,6 @@ known factorisation gives an UPPER bound on ``R0``.
 from __future__ import annotations
 
 import hashlib
-import math
 import socket
 import sys
 import time
@@ -33,6 +32,7 @@ from numerics.fourier import multipliers_from_filters
 from numerics.guards import above, diverged_depths, padded_bounds
 from numerics.inputs import InputError
 from numerics.linear import expansion_terms, ranks_per_frequency, representation_cost
+from numerics.search import Architecture, SearchSettings, Start, best_run, min_norm_fit
 from numerics.spectra import NEAR_ONE_SPLIT, near_one_counts, weight_spectra
 from numerics.starts import construction_network, pad_to_depth, perturbed_network
 from numerics.store import LOCATION, ResultStore, StoredRecord
@@ -46,10 +46,6 @@ LOWER_R0 = ("lower bound on R0: sum of ranks of the target's constant-input Jaco
             "(valid for the target prescribed on an open set around those inputs)")
 UPPER_R0 = "upper bound on R0: dimension of a known factorisation (THEORY.md 4)"
 FIT = "least-squares estimate from the best norm per depth (themselves upper bounds)"
-
-#: Starts of a sweep's runs (:class:`SweepSpec`); the first is the default.
-INITS = ("ladder", "random", "construction")
-
 
 def _file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -131,26 +127,25 @@ def data_sha256(X: np.ndarray, Y: np.ndarray) -> str:
 class SweepSpec:
     """Everything that defines a sweep (all of it enters every run's store key).
 
-    ``solver`` holds extra keyword arguments of ``numerics.minnorm.min_norm_fit``.
-    ``init`` (see :data:`INITS`): ``"ladder"`` (default: the depths run in increasing order and
-    depth ``L`` starts from the same seed's depth-``L_prev`` network padded by
-    ``numerics.starts.pad_to_depth`` with the data projector, exact on the samples; see
-    :func:`execute_ladder`), ``"random"`` (every run from a seeded random network; ``None``
-    means the same) or ``"construction"`` (start from
-    :func:`numerics.starts.construction_network`; the seed
-    then only matters through ``start_noise``).
+    ``settings``: the search's settings (:class:`numerics.search.SearchSettings`), whole in
+    every run's key; ``settings.residual_rtol`` says when a run fits the data
+    (``||f_theta(X) - Y|| / ||Y|| <= residual_rtol``; the engine's own ``converged`` also asks
+    for a tiny KKT gradient, which runs at the minimum to 1e-12 often miss).
+    ``start`` (:class:`numerics.search.Start`, its kind and noise): ``"ladder"`` (default: the
+    depths run in increasing order and depth ``L`` starts from the same seed's depth-``L_prev``
+    network padded by ``numerics.starts.pad_to_depth`` with the data projector, exact on the
+    samples; see :func:`execute_ladder`), ``"random"`` (every run from a seeded random network)
+    or ``"construction"`` (start from :func:`numerics.starts.construction_network`; the seed
+    then only matters through the noise). ``start.noise`` is the relative size of a seeded
+    Gaussian perturbation of a construction or ladder start's filters (see
+    :func:`numerics.starts.perturb_filters`; 0: none). A start with exact zeros (the
+    construction's dropped frequencies, its zero-padded channels) sits on a set that gradients
+    cannot leave: the perturbation lets the search use them, so what stays near 0 was dropped by
+    the search.
     ``ladder_restarts``: random starts a ladder run that starts at random (the smallest depth,
     or a depth with no shallower run of the same seed that fits) tries in turn until one fits
     the data (a start that does not fit would spoil every deeper rung); the first that fits is
     kept, else the one of least residual.
-    ``residual_rtol``: a run counts as fitting the data when
-    ``||f_theta(X) - Y|| / ||Y|| <= residual_rtol`` (the engine's own ``converged`` also asks
-    for a tiny KKT gradient, which runs at the minimum to 1e-12 often miss).
-    ``start_noise``: relative size of a seeded Gaussian perturbation of a construction or ladder
-    start's filters (see :func:`numerics.starts.perturb_filters`; 0: none). A start with exact
-    zeros (the construction's dropped frequencies, its zero-padded channels) sits on a set that
-    gradients cannot leave: the perturbation lets the search use them, so what stays near 0 was
-    dropped by the search.
     """
 
     target: dict
@@ -162,25 +157,27 @@ class SweepSpec:
     activation: str = "relu"
     convention: str = "scaled"
     bias: bool = True
-    solver: dict = field(default_factory=dict)
-    init: str | None = "ladder"
-    residual_rtol: float = 1e-6
+    settings: SearchSettings = field(default_factory=SearchSettings)
+    start: Start = field(default_factory=lambda: Start("ladder"))
     ladder_restarts: int = 3
-    start_noise: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.init is None:  # the historical spelling of a random start
-            object.__setattr__(self, "init", "random")
-        if self.init not in INITS:
-            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
         if self.ladder_restarts < 1:
             raise ValueError(f"ladder_restarts must be >= 1, got {self.ladder_restarts}")
-        if not (math.isfinite(self.start_noise) and self.start_noise >= 0):
-            raise ValueError(f"start_noise must be finite and >= 0, got {self.start_noise}")
-        if self.start_noise > 0 and self.init == "random":
-            raise ValueError("start_noise perturbs a construction or ladder start; "
-                             "init='random' has none")
+        if self.start.network is not None:
+            raise ValueError("a sweep's start is a kind and a noise; each run builds its "
+                             "network")
         object.__setattr__(self, "target", pin_target(self.target))
+
+    @property
+    def init(self) -> str:
+        """The start's kind (``start.kind``)."""
+        return self.start.kind
+
+    @property
+    def residual_rtol(self) -> float:
+        """When a run fits the data (``settings.residual_rtol``)."""
+        return self.settings.residual_rtol
 
     def data(self) -> tuple[np.ndarray, np.ndarray]:
         """The samples every run fits: ``X`` ``(n_samples, c_in, *spatial)`` drawn by the
@@ -196,12 +193,14 @@ class SweepSpec:
         :func:`execute_ladder` submits at the smallest depth); the deeper rungs add their start
         (``ladder_from``) and ``start_attempts = 1`` in :func:`execute_ladder`.
         """
-        base = asdict(self)
-        del base["depths"], base["seeds"], base["residual_rtol"], base["ladder_restarts"]
+        base = {k: v for k, v in asdict(self).items()
+                if k not in ("depths", "seeds", "ladder_restarts", "start")}
+        base["init"], base["start_noise"] = self.start.kind, self.start.noise
         # the data enter the key by content: a target whose code changed outside this package
         # (a user's module, an installed entry point) gets new records
         base["data_sha256"] = data_sha256(*self.data())
-        base["residual_rtol"] = self.residual_rtol  # which runs count as fitting the data
+        # which runs count as fitting the data (also in settings; read by execute_ladder)
+        base["residual_rtol"] = self.residual_rtol
         if self.init == "ladder":
             base["start_attempts"] = self.ladder_restarts
         return [
@@ -215,11 +214,11 @@ def run_min_norm(config: dict) -> tuple[dict, dict[str, np.ndarray]]:
     """Run one minimal-norm fit described by a configuration from :meth:`SweepSpec.run_configs`.
 
     ``start_attempts`` (default 1) random starts are tried in turn until one reaches
-    ``residual_rel <= config["residual_rtol"]``; a warm start (``ladder_from``) or the
-    construction is tried once. Module-level and deterministic in ``config``: torch and the
-    BLAS/OpenMP pools of numpy run single-threaded for the whole run (the padding's SVD, the
-    fit), so the result is bitwise the same on any executor (thread count and thread scheduling
-    change float reductions).
+    ``residual_rel <= settings.residual_rtol``; a warm start (``ladder_from``) or the
+    construction starts the search once (see :func:`_run_min_norm`). Module-level and
+    deterministic in ``config``: torch and the BLAS/OpenMP pools of numpy run single-threaded
+    for the whole run (the padding's SVD, the fit), so the result is bitwise the same on any
+    executor (thread count and thread scheduling change float reductions).
 
     Returns
     -------
@@ -242,28 +241,31 @@ def run_min_norm(config: dict) -> tuple[dict, dict[str, np.ndarray]]:
     if guard is not None:
         record["guard"] = {**guard, "kept_norm_sq": result.norm_sq}
     if len(tried) > 1 or config.get("start_attempts", 1) > 1 or guard is not None:
-        record["start_attempts"] = [
-            {"seed": r.seed, "norm_sq": r.norm_sq, "residual_rel": r.residual_rel,
-             "converged": r.converged, "iterations": r.iterations, "wall_time": r.wall_time}
-            for r in tried]
+        record["start_attempts"] = tried
     return record, Network(result.filters, result.biases).to_arrays()
 
 
 def _run_min_norm(config: dict) -> tuple:
     """The fit(s) of :func:`run_min_norm`: ``(kept result, every attempt, guard)``.
 
+    Every attempt is one run of :func:`numerics.search.min_norm_fit`'s restart loop; the
+    attempts are summaries (``MinNormResult.restarts``). A random start with
+    ``start_attempts = A`` runs up to ``A`` restarts until one fits, seeded ``seed * A + a``
+    (seeds never share a start; ``A = 1``: the seed itself, with ``settings.restarts`` runs).
     ``guard`` (None unless it fired) records a warm start that fitted the data and a search
     that ended above it by more than ``numerics.guards.GUARD_RTOL``: the run is then retried
-    from ``guard_attempts`` random starts and the least norm that fits is kept.
+    from ``guard_attempts`` random starts, seeded apart from every seed's own (negative
+    seeds ``-1 - (seed * R + a)``, ``a = R - 1 .. 0``), and the least norm that fits is kept.
     """
     import torch
-
-    from numerics.minnorm import min_norm_fit
 
     target = target_from_config(config["target"])
     X = target.sample(config["n_samples"], config["sample_seed"])
     Y = target.evaluate(X)
     depth = config["depth"]
+    settings = SearchSettings.from_dict(config["settings"])
+    architecture = Architecture.uniform(depth, config["width"], activation=config["activation"],
+                                        convention=config["convention"], bias=config["bias"])
     init = None
     if config.get("init") == "construction":
         from numerics.network import CircularCNN
@@ -288,7 +290,7 @@ def _run_min_norm(config: dict) -> tuple:
         init = perturbed_network(filters, biases if config["bias"] else None,
                                  config["start_noise"], config["seed"], config["activation"],
                                  config["convention"])
-    rtol = config.get("residual_rtol", math.inf)
+    rtol = settings.residual_rtol
     # an unperturbed warm start that fits the data is an upper bound in hand (numerics.guards)
     bound = None
     if init is not None and not config.get("start_noise"):
@@ -297,32 +299,26 @@ def _run_min_norm(config: dict) -> tuple:
                          / max(float(np.linalg.norm(Y)), 1e-300)) <= rtol
         bound = Network.from_torch(init).norm_sq() if fits else None
 
-    def fit(start, seed):
-        return min_norm_fit(
-            X, Y, depth, [config["width"]] * (depth - 1), activation=config["activation"],
-            convention=config["convention"], bias=config["bias"], seed=seed, init=start,
-            **config["solver"])
-
-    attempts = int(config.get("start_attempts", 1)) if init is None else 1
-    tried = []
-    for a in range(attempts):
-        # attempt a of seed s starts from the engine seed s * attempts + a: seeds never share
-        # a start (attempts = 1: the seed itself)
-        tried.append(fit(init, config["seed"] * attempts + a))
-        if tried[-1].residual_rel <= rtol:
-            break
+    if init is not None:
+        start = Start.given(init, config["seed"], kind=config["init"])
+    else:
+        attempts = int(config.get("start_attempts", 1))
+        start = Start.random(config["seed"] * attempts)
+        if attempts > 1:
+            settings = settings.with_values({"restarts": attempts, "restart_until_fit": True})
+    results = [min_norm_fit(X, Y, architecture, start, settings)]
+    tried = list(results[0].restarts)
     guard = None
-    if above(tried[0].norm_sq, bound):
-        # the search ended above its own fitting start: retry from random starts, seeded apart
-        # from every seed's own (attempt seeds are seed * attempts + a >= 0)
+    if above(tried[0]["norm_sq"], bound):
+        # the search ended above its own fitting start: retry from random starts
         retries = int(config.get("guard_attempts", 1))
-        for a in range(retries):
-            tried.append(fit(None, -1 - (config["seed"] * retries + a)))
-        guard = {"start_norm_sq": bound, "failed_norm_sq": tried[0].norm_sq,
+        retry = settings.with_values({"restarts": retries, "restart_until_fit": False})
+        results.append(min_norm_fit(X, Y, architecture,
+                                    Start.random(-(config["seed"] + 1) * retries), retry))
+        tried += results[-1].restarts
+        guard = {"start_norm_sq": bound, "failed_norm_sq": tried[0]["norm_sq"],
                  "retries": retries, "bound": "upper bound: the run's start fits the data"}
-    ok = [r for r in tried if r.residual_rel <= rtol]
-    kept = min(ok, key=lambda r: r.norm_sq) if ok else min(tried, key=lambda r: r.residual_rel)
-    return kept, tried, guard
+    return best_run(results, rtol), tried, guard
 
 
 @dataclass
@@ -598,8 +594,8 @@ def summarize(spec: SweepSpec, records: Sequence[StoredRecord]) -> dict:
         "exact": exact,
         "construction_norm": construction,
         "init": spec.init,
-        "start_noise": spec.start_noise,
-        "solver": dict(spec.solver),
+        "start_noise": spec.start.noise,
+        "solver": spec.settings.to_dict(),
         "R0_exact": r0_exact if linear_net else None,
         "R1_exact": r1_exact if linear_net else None,
         "R2_exact": r2_exact if linear_net else None,

@@ -3,7 +3,7 @@
 1. Minimal-norm search against the naive protocol on a linear target (1-D, d = 16, 8 channels,
    depth 6, 256 samples): the naive protocol is a spatial circular convolution (torch
    ``conv1d`` after circular padding, full-size filters) trained with Adam and
-   ``weight_decay``; ours is :func:`numerics.minnorm.min_norm_fit`. Both report the gap
+   ``weight_decay``; ours is :func:`numerics.search.min_norm_fit`. Both report the gap
    ``(||theta||^2 - R) / R`` to the exact closed form ``R`` and the residual
    ``max|f(X) - Y| / max|Y|``; a protocol "reaches 1e-3" when both are ``<= 1e-3`` (ours is
    checked after each augmented-Lagrangian step, the naive one every 0.5 s).
@@ -26,8 +26,8 @@ from numerics.benchmarks.engine import linear_target, naive_conv, run_naive
 from numerics.benchmarks.throughput import engine_flops
 from numerics.fourier import circular_conv, multipliers_from_filters
 from numerics.linear import representation_cost
-from numerics.minnorm import min_norm_fit
 from numerics.network import CircularCNN
+from numerics.search import Architecture, SearchSettings, Start, min_norm_fit
 
 pytestmark = pytest.mark.bench
 
@@ -59,8 +59,9 @@ def test_minnorm_against_naive_protocol():
     reach_ours = []
     for seed in OUR_SEEDS:
         t0 = time.perf_counter()
-        ours = min_norm_fit(X, Y, depth, [8] * (depth - 1), activation="identity", bias=False,
-                            seed=seed)
+        ours = min_norm_fit(X, Y, Architecture(depth, [8] * (depth - 1),
+                                               activation="identity", bias=False),
+                            Start.random(seed))
         t_ours = time.perf_counter() - t0
         gap = (ours.norm_sq - cost) / cost
         hist = ours.settings["history"]
@@ -75,8 +76,9 @@ def test_minnorm_against_naive_protocol():
               f"its, {t_ours:.1f} s, converged={ours.converged}")
         assert ours.converged and abs(gap) <= 1e-5
     t0 = time.perf_counter()
-    full = min_norm_fit(X, Y, depth, [8] * (depth - 1), activation="identity", bias=False,
-                        seed=0, compress_linear=False)
+    full = min_norm_fit(X, Y, Architecture(depth, [8] * (depth - 1),
+                                           activation="identity", bias=False),
+                        Start.random(0), SearchSettings(compress_linear=False))
     reach = next((h[3] for h in full.settings["history"]
                   if abs(h[2] - cost) <= 1e-3 * cost and h[1] <= 1e-3), math.inf)
     print(f"[minnorm] ours without the linear compression (all 256 samples, L-BFGS memory "

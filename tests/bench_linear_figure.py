@@ -1,8 +1,8 @@
 """Benchmark: the quick ``linear_cost_depth`` figure from a fresh store, before and after the
 depth-2 multiplier start, in one process.
 
-"Before" is the search with least-squares multipliers at every depth (``numerics.minnorm.
-_starts_from_zero_multipliers`` patched to False), "after" the default (zero multipliers for
+"Before" is the search with least-squares multipliers at every depth (``numerics.search.fit.
+starts_from_zero_multipliers`` patched to False), "after" the default (zero multipliers for
 linear depth-2 fits). Both render the figure through :func:`figures.recipe_runner.run_recipe`
 into their own empty store; the verdict must be the same ("agrees").
 
@@ -16,7 +16,7 @@ import time
 import pytest
 
 import figures.recipe_runner as runner
-import numerics.minnorm as minnorm
+import numerics.search.fit as minnorm
 from numerics.store import ResultStore
 
 pytestmark = pytest.mark.bench
@@ -31,7 +31,7 @@ def _render(tmp_path, label):
 
 def test_linear_figure_before_and_after(tmp_path, monkeypatch):
     with monkeypatch.context() as m:
-        m.setattr(minnorm, "_starts_from_zero_multipliers", lambda activation, depth: False)
+        m.setattr(minnorm, "starts_from_zero_multipliers", lambda activation, depth: False)
         before, t_before = _render(tmp_path, "before")
     after, t_after = _render(tmp_path, "after")
     assert not before.from_store and not after.from_store

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 
 from figures.cli import add_common_options, print_json, write_json_file
 from numerics.executor import make_executor
 from numerics.inputs import InputError, check_depths, load_filter
+from numerics.search import KINDS, SearchSettings, Start
 from numerics.starts import construction_network
 from numerics.store import DEFAULT_STORE, ResultStore
-from numerics.sweep import INITS, SweepSpec, execute_sweep, summarize, target_from_config
+from numerics.sweep import SweepSpec, execute_sweep, summarize, target_from_config
 from numerics.targets import validate_target
 
 
@@ -32,14 +32,22 @@ def _depths(text: str) -> list[int]:
     return depths
 
 
-def _param(text: str) -> tuple[str, object]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"--param must look like KEY=VALUE, got {text!r}")
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
+def _key_value(flag: str):
+    """Parser of ``KEY=VALUE`` (the value as JSON, else the string itself) for ``flag``."""
+    def parse(text: str) -> tuple[str, object]:
+        key, sep, value = text.partition("=")
+        if not sep or not key:
+            raise argparse.ArgumentTypeError(f"{flag} must look like KEY=VALUE, got {text!r}")
+        try:
+            return key, json.loads(value)
+        except json.JSONDecodeError:
+            return key, value
+    return parse
+
+
+#: Named flags for search settings: flag destination -> SearchSettings field.
+NAMED_SETTINGS = {"max_iter": "max_iter", "inner_iter": "inner_iter",
+                  "residual_rtol": "residual_rtol"}
 
 
 def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +56,7 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
                         help="registered target name, entry point or module:function")
     parser.add_argument("--filter", default=None,
                         help="linear target from a filter .npy (c_out, c_in, *spatial)")
-    parser.add_argument("--param", type=_param, action="append", default=[],
+    parser.add_argument("--param", type=_key_value("--param"), action="append", default=[],
                         metavar="KEY=VALUE", help="target parameter (JSON value), repeatable")
     parser.add_argument("--depths", type=_depths, default=[2, 3, 4, 6, 8],
                         help="comma-separated depths (default 2,3,4,6,8)")
@@ -59,20 +67,28 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", type=int, default=128, help="data points (default 128)")
     parser.add_argument("--convention", choices=["scaled", "plain"], default="scaled")
     parser.add_argument("--no-bias", action="store_true", help="ReLU networks without biases")
-    parser.add_argument("--max-iter", type=int, default=20000,
-                        help="L-BFGS iteration budget per run (default 20000)")
+    defaults = SearchSettings()
+    parser.add_argument("--max-iter", type=int, default=None,
+                        help=f"L-BFGS iteration budget per run (default {defaults.max_iter})")
     parser.add_argument("--inner-iter", type=int, default=None,
-                        help="L-BFGS iterations per augmented-Lagrangian step (default: the "
-                             "engine's 200; ReLU bottleneck sweeps need ~2000, see README)")
-    parser.add_argument("--residual-rtol", type=float, default=1e-6,
-                        help="a run fits the data when ||f(X)-Y||/||Y|| <= this (default 1e-6)")
+                        help=f"L-BFGS iterations per augmented-Lagrangian step (default "
+                             f"{defaults.inner_iter}; ReLU bottleneck sweeps need ~2000, see "
+                             f"README)")
+    parser.add_argument("--residual-rtol", type=float, default=None,
+                        help=f"a run fits the data when ||f(X)-Y||/||Y|| <= this (default "
+                             f"{defaults.residual_rtol:g})")
+    parser.add_argument("--set", type=_key_value("--set"), action="append", default=[],
+                        dest="settings", metavar="KEY=VALUE",
+                        help="any search setting (JSON value, else a string), repeatable; "
+                             "applied after the named flags. Keys: "
+                             + ", ".join(SearchSettings.keys()))
     parser.add_argument("--store", default=DEFAULT_STORE,
                         help=f"result store folder (default ./{DEFAULT_STORE})")
     parser.add_argument("--scheduler", default=None,
                         help="Dask scheduler address (default: local processes)")
     parser.add_argument("--workers", type=int, default=None,
                         help="local processes (default: all available cores)")
-    parser.add_argument("--init", choices=list(INITS), default=INITS[0],
+    parser.add_argument("--init", choices=list(KINDS), default=KINDS[0],
                         help="ladder (default): run the depths in increasing order, each "
                              "seed's run starting from its previous depth's network padded "
                              "with a data projector (exact on the samples); random: every run "
@@ -92,25 +108,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_sweep_arguments(parser)
 
 
+def settings_from_args(args: argparse.Namespace) -> SearchSettings:
+    """The search settings of the named flags, then of every ``--set KEY=VALUE``.
+
+    Raises
+    ------
+    InputError
+        On an unknown key (the message lists the valid ones) or an invalid value.
+    """
+    named = {field: getattr(args, dest) for dest, field in NAMED_SETTINGS.items()
+             if getattr(args, dest) is not None}
+    for field, value in named.items():  # each named flag's error names its flag
+        try:
+            SearchSettings.from_dict({field: value})
+        except InputError as exc:
+            raise InputError(f"--{field.replace('_', '-')}: {exc}") from None
+    try:
+        return SearchSettings.from_dict({**named, **dict(args.settings)})
+    except InputError as exc:
+        raise InputError(f"--set: {exc}") from None
+
+
+def start_from_args(args: argparse.Namespace) -> Start:
+    """The sweep's start of ``--init`` and ``--start-noise`` (validated by :class:`Start`)."""
+    try:
+        return Start(args.init, noise=args.start_noise)
+    except InputError as exc:
+        raise InputError(f"--init {args.init} --start-noise {args.start_noise:g}: {exc}") \
+            from None
+
+
 def spec_from_args(args: argparse.Namespace) -> SweepSpec:
     """Validate the arguments (before anything is written) and build the sweep."""
     if (args.target is None) == (args.filter is None):
         raise InputError("give exactly one of TARGET or --filter FILTER.npy")
     depths = check_depths(args.depths)
-    for name in ("seeds", "width", "samples", "max_iter", "ladder_restarts"):
+    for name in ("seeds", "width", "samples", "ladder_restarts"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be >= 1")
     if args.workers is not None and args.workers < 1:
         raise InputError("--workers must be >= 1")
-    if not args.residual_rtol > 0:
-        raise InputError("--residual-rtol must be > 0")
-    if args.inner_iter is not None and args.inner_iter < 1:
-        raise InputError("--inner-iter must be >= 1")
-    if not (math.isfinite(args.start_noise) and args.start_noise >= 0):
-        raise InputError("--start-noise must be a finite number >= 0")
-    if args.start_noise > 0 and args.init == "random":
-        raise InputError("--start-noise perturbs a construction or ladder start; "
-                         "--init random has none")
+    settings = settings_from_args(args)
+    start = start_from_args(args)
     if args.filter is not None:
         if args.param:
             raise InputError("--param applies to named targets, not to --filter")
@@ -136,15 +175,11 @@ def spec_from_args(args: argparse.Namespace) -> SweepSpec:
     if built.symmetry != "equivariant" or getattr(built, "pooled", False):
         raise InputError(f"target {built.name} has pooled outputs; cbn fit needs an "
                          f"equivariant target with per-pixel outputs")
-    solver = {"max_iter": args.max_iter}
-    if args.inner_iter is not None:  # else the engine's default
-        solver["inner_iter"] = args.inner_iter
     return SweepSpec(
         target=target, depths=depths, seeds=args.seeds, n_samples=args.samples,
         sample_seed=args.seed, width=args.width, activation=activation,
         convention=args.convention, bias=activation == "relu" and not args.no_bias,
-        solver=solver, residual_rtol=args.residual_rtol,
-        init=args.init, ladder_restarts=args.ladder_restarts, start_noise=args.start_noise,
+        settings=settings, start=start, ladder_restarts=args.ladder_restarts,
     )
 
 

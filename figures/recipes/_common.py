@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 
 from numerics.fourier import centred_labels, frequency_degrees, frequency_types
-from numerics.minnorm import min_norm_fit
+from numerics.search import Architecture, SearchSettings, Start, min_norm_fit
 from numerics.starts import pad_to_depth, perturbed_network
 from numerics.targets import get_target
 from numerics.targets.relu_lowpass import ReluLowpass
@@ -54,6 +54,11 @@ def relu_lowpass_data(spatial: Sequence[int], K: int, samples: int,
     return target, X, target.evaluate(X)
 
 
+def _settings(cfg: dict, device: str) -> SearchSettings:
+    """The search settings of a recipe config: its L-BFGS budgets, the rest default."""
+    return SearchSettings(max_iter=cfg["max_iter"], inner_iter=cfg["inner_iter"], device=device)
+
+
 @lru_cache(maxsize=8)
 def _ladder(key: str, device: str) -> tuple:
     cfg = json.loads(key)
@@ -61,8 +66,10 @@ def _ladder(key: str, device: str) -> tuple:
     runs, net = [], None
     for L in cfg["depths"]:
         init = None if net is None else pad_to_depth(net, L, X)
-        res = min_norm_fit(X, Y, L, [cfg["width"]] * (L - 1), seed=cfg["seed"], init=init,
-                           max_iter=cfg["max_iter"], inner_iter=cfg["inner_iter"], device=device)
+        start = Start.random(cfg["seed"]) if init is None else Start.given(init, cfg["seed"],
+                                                                            kind="ladder")
+        res = min_norm_fit(X, Y, Architecture.uniform(L, cfg["width"]), start,
+                           _settings(cfg, device))
         net = res.to_network()
         runs.append(res)
     return tuple(runs)
@@ -73,12 +80,12 @@ def min_norm_ladder(cfg: dict, device: str = "cpu") -> list:
     previous one by :func:`numerics.starts.pad_to_depth`.
 
     ``cfg`` keys: ``spatial, K, samples, seed, width, depths, max_iter, inner_iter`` (the
-    L-BFGS budgets of :func:`numerics.minnorm.min_norm_fit`, per depth). Deterministic per
+    L-BFGS budgets of :func:`numerics.search.min_norm_fit`, per depth). Deterministic per
     ``cfg``; cached in-process so that two recipes on the same ladder train it once.
 
     Returns
     -------
-    list of :class:`numerics.minnorm.MinNormResult` (norms are UPPER bounds on the cost of the
+    list of :class:`numerics.search.MinNormResult` (norms are UPPER bounds on the cost of the
     function each network computes on the samples; residuals in each record).
     """
     keys = ("spatial", "K", "samples", "seed", "width", "depths", "max_iter", "inner_iter")
@@ -97,11 +104,10 @@ def factorisation_start_fit(cfg: dict, depth: int, device: str = "cpu"):
 
     Returns
     -------
-    :class:`numerics.minnorm.MinNormResult` (its norm is an UPPER bound, like the ladder's).
+    :class:`numerics.search.MinNormResult` (its norm is an UPPER bound, like the ladder's).
     """
     target, X, Y = relu_lowpass_data(cfg["spatial"], cfg["K"], cfg["samples"], cfg["seed"])
     net = target.construction(depth, cfg["width"], X)
     start = perturbed_network(net.filters, net.biases, cfg["start_noise"], cfg["seed"])
-    return min_norm_fit(X, Y, depth, [cfg["width"]] * (depth - 1), seed=cfg["seed"],
-                        init=start, max_iter=cfg["max_iter"], inner_iter=cfg["inner_iter"],
-                        device=device)
+    return min_norm_fit(X, Y, Architecture.uniform(depth, cfg["width"]),
+                        Start.given(start, cfg["seed"]), _settings(cfg, device))

@@ -2,7 +2,7 @@
 
 Target ``relu(P_K x)`` (1-D), which factors through the frequencies ``|m|_inf <= K`` (see
 :mod:`figures.recipes._common`). Two ReLU nets from the same initialisation are trained by
-full-batch gradient descent on ``loss + lam ||theta||^2`` (:func:`numerics.minnorm.ridge_fit`)
+full-batch gradient descent on ``loss + lam ||theta||^2`` (:func:`numerics.search.ridge_fit`)
 with a large and a small learning rate, for the same gradient-flow time ``lr * steps``, so
 that the comparison isolates the learning rate from the training length. Prediction
 (THEORY.md 4, [WJ24], [J23]): with training stable under a large learning rate, the hidden
@@ -23,7 +23,7 @@ from figures.plotting import save, subplots
 from figures.provenance import Provenance
 from figures.recipes._common import frequency_label, relu_lowpass_data
 from numerics.fourier import centred_labels
-from numerics.minnorm import ridge_fit
+from numerics.search import Architecture, RidgeSettings, Start, ridge_fit
 from numerics.spectra import activation_energy
 
 NAME = "activation_energy"
@@ -79,13 +79,14 @@ def off_support_fraction(energy: np.ndarray, keep: np.ndarray) -> float:
 
 
 def _train(cfg: dict, X, Y, keep, run: str, seed: int, device: str):
-    res = ridge_fit(X, Y, cfg["depth"], [cfg["width"]] * (cfg["depth"] - 1), lam=cfg["lam"],
-                    lr=cfg[f"lr_{run}"], steps=cfg[f"steps_{run}"], seed=seed, device=device)
+    res = ridge_fit(X, Y, Architecture.uniform(cfg["depth"], cfg["width"]),
+                    RidgeSettings(lam=cfg["lam"], lr=cfg[f"lr_{run}"], steps=cfg[f"steps_{run}"],
+                                  device=device), Start.random(seed))
     energies = activation_energy(res.filters, res.biases, X)[:-1]  # hidden layers only
     tail = res.settings["objective_tail"]
     info = {"lr": cfg[f"lr_{run}"], "steps": cfg[f"steps_{run}"], "seed": seed,
             "norm_sq": res.norm_sq, "residual_rel": res.residual_rel,
-            "stop_reason": res.stop_reason, "objective": res.loss + cfg["lam"] * res.norm_sq,
+            "stop_reason": res.message, "objective": res.loss + cfg["lam"] * res.norm_sq,
             # stability: the objective of the last step below the one 5 steps earlier
             "decreasing_at_end": len(tail) > 1 and tail[-1] < tail[0],
             "off_support": [off_support_fraction(e, keep) for e in energies]}

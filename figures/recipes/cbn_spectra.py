@@ -24,6 +24,7 @@ from figures.recipes._common import (
     relu_lowpass_data,
 )
 from numerics.fourier import half_frequency_mask
+from numerics.search import SearchSettings
 from numerics.spectra import NEAR_ONE_SPLIT, near_one_counts, weight_spectra
 
 NAME = "cbn_spectra"
@@ -52,8 +53,6 @@ PANELS = ("1d", "2d")
 #: Perturbation of the factorisation-network start (fraction of each layer's rms), as in the
 #: issue-5 sweep test: measured on the quick 2-D panel, 0.03 and 0 reach the same norm (62.50).
 START_NOISE = 0.03
-#: A fit counts when ||f(X) - Y|| / ||Y|| is below this (the sweeps' default residual_rtol).
-FIT_RTOL = 1e-6
 
 
 def config(mode: str) -> dict:
@@ -84,14 +83,15 @@ def config(mode: str) -> dict:
 
 def _summary(res) -> dict:
     return {"depth": res.depth, "norm_sq": res.norm_sq, "residual_rel": res.residual_rel,
-            "converged": res.converged, "stop_reason": res.stop_reason,
+            "converged": res.converged, "stop_reason": res.message,
+            "status": res.status.value,
             "iterations": res.iterations}
 
 
 def _panel(cfg: dict, split: float, device: str) -> tuple[dict, dict]:
     runs = min_norm_ladder(cfg, device)
     from_factorisation = factorisation_start_fit(cfg, runs[-1].depth, device)
-    fitting = [r for r in (runs[-1], from_factorisation) if r.residual_rel <= FIT_RTOL]
+    fitting = [r for r in (runs[-1], from_factorisation) if r.fits(SearchSettings().residual_rtol)]
     deep = min(fitting, key=lambda r: r.norm_sq) if fitting else runs[-1]
     spatial = tuple(cfg["spatial"])
     target, X, Y = relu_lowpass_data(spatial, cfg["K"], cfg["samples"], cfg["seed"])
@@ -197,7 +197,7 @@ def verdict(record: dict) -> tuple[bool | None, str]:
         dev = max((m["max_dev_kept"] for m in good), default=float("nan"))
         drop = max((m["max_dropped"] for m in good), default=float("nan"))
         res = rec["deepest"]["residual_rel"]
-        stop = rec["deepest"]["stop_reason"].split(":")[0]
+        stop = rec["deepest"]["status"]
         con = rec["construction"][-1]["norm_sq"]
         norm = rec["deepest"]["norm_sq"]
         near_minimal = norm <= con

@@ -8,7 +8,7 @@ survives iff no two kept frequencies fold together (THEORY.md 1,
 :func:`numerics.fourier.survives_downsampling`). For a surviving support, the strided and the
 unstrided nets are both built from the factorisation (one channel; weights with multipliers 1 on
 the kept set, 2 on it in the strided last layer, which undoes the ``1/s`` of the folding) and then
-refined by :func:`numerics.minnorm.min_norm_fit`; norms are UPPER bounds. Prediction: the
+refined by :func:`numerics.search.min_norm_fit`; norms are UPPER bounds. Prediction: the
 strided net's middle layers keep exactly the folded image of the kept set, one singular value
 near 1 each, like the unstrided ones.
 """
@@ -30,8 +30,8 @@ from numerics.fourier import (
     frequency_degrees,
     survives_downsampling,
 )
-from numerics.minnorm import min_norm_fit
 from numerics.network import CircularCNN
+from numerics.search import Architecture, SearchSettings, Start, min_norm_fit
 from numerics.spectra import NEAR_ONE_SPLIT, near_one_counts, weight_spectra
 from numerics.targets import get_target
 
@@ -104,9 +104,9 @@ def compute(cfg: dict, device: str):
         init = construction(cfg, X, stride)
         with torch.no_grad():
             init_norm = float(init.parameter_norm_sq())
-        res = min_norm_fit(X, Y, cfg["depth"], [1] * (cfg["depth"] - 1), init=init,
-                           max_iter=cfg["max_iter"], inner_iter=cfg["inner_iter"],
-                           device=device)
+        res = min_norm_fit(X, Y, Architecture.uniform(cfg["depth"], 1), Start.given(init),
+                           SearchSettings(max_iter=cfg["max_iter"], inner_iter=cfg["inner_iter"],
+                                          device=device))
         spectra = weight_spectra(res.filters)
         coarse = res.filters[1].shape[-1]
         ckeep = np.zeros(coarse, dtype=bool)
@@ -115,7 +115,7 @@ def compute(cfg: dict, device: str):
         record["nets"][name] = {
             "stride": stride, "coarse_grid": coarse, "construction_norm_sq": init_norm,
             "norm_sq": res.norm_sq, "residual_rel": res.residual_rel,
-            "stop_reason": res.stop_reason,
+            "stop_reason": res.message,
             "middle_match": [bool(np.array_equal(c["counts"], ckeep.astype(int)))
                              for c in mids],
             "max_dev_kept": max(c["max_dev_kept"] for c in mids),

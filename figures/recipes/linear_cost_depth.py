@@ -2,7 +2,7 @@
 
 Target: a random 1-D multichannel linear filter with prescribed per-frequency ranks (rank 0 on
 the top half of the spectrum), so the CBN rank R0 differs from the full rank. The closed form is
-EXACT; trained linear CNNs (augmented Lagrangian + L-BFGS, numerics.minnorm) are UPPER bounds.
+EXACT; trained linear CNNs (augmented Lagrangian + L-BFGS, numerics.search) are UPPER bounds.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from numerics.fourier import (
     multipliers_from_filters,
 )
 from numerics.linear import expansion_terms, ranks_per_frequency, representation_cost
-from numerics.minnorm import min_norm_fit
+from numerics.search import Architecture, SearchSettings, Start, min_norm_fit
 
 NAME = "linear_cost_depth"
 TITLE = "Linear CNN: minimal parameter norm versus depth"
@@ -78,11 +78,12 @@ def compute(cfg: dict, device: str):
     width = int(ranks_per_frequency(A).max())
     trained = []
     for L in cfg["trained_depths"]:
-        res = min_norm_fit(X, Y, L, [max(width, 1)] * (L - 1), activation="identity",
-                           bias=False, convention=cfg["convention"], seed=cfg["seed"],
-                           restarts=cfg["restarts"], device=device)
+        res = min_norm_fit(X, Y, Architecture.uniform(L, max(width, 1), activation="identity",
+                                                      bias=False, convention=cfg["convention"]),
+                           Start.random(cfg["seed"]),
+                           SearchSettings(restarts=cfg["restarts"], device=device))
         trained.append({"depth": L, "norm_sq": res.norm_sq, "residual_rel": res.residual_rel,
-                        "converged": res.converged, "stop_reason": res.stop_reason,
+                        "converged": res.converged, "stop_reason": res.message,
                         "iterations": res.iterations, "seconds": res.wall_time})
     record = {"R0": r0, "R1": r1, "R2": r2, "cbn_rank": int(ranks_per_frequency(A).sum()),
               "closed_depths": cfg["closed_depths"], "closed": closed, "trained": trained,

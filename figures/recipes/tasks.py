@@ -10,7 +10,7 @@
   frequency has a rank-1 block (R0 = d - 1), and the balanced optimal layers have singular values
   ``|A(m)|^{1/L}`` (:func:`numerics.linear.minimal_norm_weights`).
 
-Autoencoders: [WJ24]'s ridge protocol, :func:`numerics.minnorm.ridge_fit` (full-batch gradient
+Autoencoders: [WJ24]'s ridge protocol, :func:`numerics.search.ridge_fit` (full-batch gradient
 descent on ``loss + lam ||theta||^2``), one channel, no biases, started from the identity network
 (exact on non-negative images, so training only decides which frequencies to give up). Biases
 are left out because a per-channel bias acts on all ``d`` pixels at once: its curvature is ~``d``
@@ -32,8 +32,8 @@ from figures.provenance import Provenance
 from figures.recipes._common import frequency_label
 from numerics.fourier import filters_from_multipliers, frequency_degrees, half_frequency_mask
 from numerics.linear import minimal_norm_weights, ranks_per_frequency
-from numerics.minnorm import ridge_fit
 from numerics.network import CircularCNN
+from numerics.search import Architecture, RidgeSettings, Start, ridge_fit
 from numerics.spectra import NEAR_ONE_SPLIT, weight_spectra
 from numerics.targets import get_target
 
@@ -99,16 +99,16 @@ def _autoencoder(name: str, cfg: dict, device: str) -> tuple[dict, np.ndarray]:
     Y = target.evaluate(X)
     spatial = tuple(target.spatial)
     init = identity_network(spatial, cfg["depth"], cfg["width"])
-    res = ridge_fit(X, Y, cfg["depth"], [cfg["width"]] * (cfg["depth"] - 1), lam=cfg["lam"],
-                    lr=cfg["lr"], steps=cfg["steps"], bias=cfg["bias"], init=init,
-                    device=device)
+    res = ridge_fit(X, Y, Architecture.uniform(cfg["depth"], cfg["width"], bias=cfg["bias"]),
+                    RidgeSettings(lam=cfg["lam"], lr=cfg["lr"], steps=cfg["steps"],
+                                  device=device), Start.given(init))
     mid = cfg["depth"] // 2  # 0-based index of a middle layer
     top = weight_spectra(res.filters)[mid][..., 0]
     kept = top > cfg["split"]
     half = half_frequency_mask(spatial)
     linf = frequency_degrees(spatial)["linf"]
     rec = {"spatial": list(spatial), "middle_layer": mid + 1, "norm_sq": res.norm_sq,
-           "residual_rel": res.residual_rel, "stop_reason": res.stop_reason,
+           "residual_rel": res.residual_rel, "stop_reason": res.message,
            "kept_count": int(kept.sum()), "kept_max_linf_degree": int(linf[kept].max())
            if kept.any() else -1, "constant_kept": bool(kept[(0,) * len(spatial)]),
            "kept_labels": [frequency_label(spatial, tuple(int(i) for i in ix))

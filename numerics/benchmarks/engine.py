@@ -88,15 +88,15 @@ def time_to_accuracy(history, cost: float, tol: float = 1e-3) -> float:
 
 
 def run(quick: bool) -> BenchResult:
-    from numerics.minnorm import min_norm_fit
+    from numerics.search import Architecture, Start, min_norm_fit
 
     d, channels, n, depth, seeds, budget, settings = SIZES[quick]
     W, X, Y = linear_target(d=d, channels=channels, n=n)
     cost = representation_cost(multipliers_from_filters(W), depth)
     ours, gaps = [], []
     for seed in seeds:
-        fit = min_norm_fit(X, Y, depth, [channels] * (depth - 1), activation="identity",
-                           bias=False, seed=seed)
+        fit = min_norm_fit(X, Y, Architecture.uniform(depth, channels, activation="identity",
+                                                      bias=False), Start.random(seed))
         ours.append(time_to_accuracy(fit.settings["history"], cost))
         gaps.append((fit.norm_sq - cost) / cost)
     naive = [run_naive(X, Y, depth, cost, lam, lr, budget) for lam, lr in settings]

@@ -15,13 +15,14 @@ SIZES = {True: ("derivative", {"spatial": [8]}, [2, 3, 4], 2, 8, 2, 1),
 
 def run(quick: bool) -> BenchResult:
     from numerics.executor import make_executor
+    from numerics.search import SearchSettings
     from numerics.store import ResultStore
     from numerics.sweep import SweepSpec, execute_sweep, summarize
 
     name, params, depths, seeds, samples, width, workers = SIZES[quick]
     spec = SweepSpec(target={"spec": name, "params": params},
                      depths=depths, seeds=seeds, n_samples=samples, width=width,
-                     activation="identity", bias=False, solver={"max_iter": 20000})
+                     activation="identity", bias=False, settings=SearchSettings(max_iter=20000))
     with tempfile.TemporaryDirectory(prefix="cbn-bench-store-") as root:
         store = ResultStore(root)
         timings = []

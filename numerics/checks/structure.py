@@ -10,7 +10,7 @@ from numerics.convex.margin import max_margin
 from numerics.fourier import centred_labels, circular_conv, filters_from_multipliers
 from numerics.implicit_bias import fourier_sparsity, separable_fourier_data, train_logistic_gd
 from numerics.linear import ranks_per_frequency, representation_cost
-from numerics.minnorm import min_norm_fit
+from numerics.search import Architecture, Start, min_norm_fit
 from numerics.spectra import near_one_counts, weight_spectra
 from theory.claims import CheckResult
 
@@ -28,8 +28,8 @@ def check_cbn_weights_linear(mode: str) -> CheckResult:
     W = filters_from_multipliers(A)
     X = np.random.default_rng(31).standard_normal((2 * d, 1, d))
     Y = circular_conv(W, X)
-    res = min_norm_fit(X, Y, depth, [2] * (depth - 1), activation="identity", bias=False,
-                       seed=0, restarts=1)
+    res = min_norm_fit(X, Y, Architecture.uniform(depth, 2, activation="identity", bias=False),
+                       Start.random(0))
     exact = representation_cost(A, depth)
     gap = (res.norm_sq - exact) / exact
     expected = ranks_per_frequency(A)
@@ -45,7 +45,7 @@ def check_cbn_weights_linear(mode: str) -> CheckResult:
               and max_dev <= 0.05 and max_dropped <= 0.05)
     return CheckResult(passed, expected.tolist(), [c["counts"].tolist() for c in counts], 0.05,
                        {"norm_gap_to_closed_form": gap, "residual_rel": res.residual_rel,
-                        "stop_reason": res.stop_reason, "mismatched_layers": mismatched,
+                        "stop_reason": res.message, "mismatched_layers": mismatched,
                         "max_dev_kept_from_1": max_dev, "max_dropped": max_dropped,
                         "depth": depth, "d": d, "bound": "trained norm is an upper bound"})
 

@@ -281,3 +281,39 @@ def test_fit_text_table_shows_seed_spread_and_marks_runs_that_do_not_fit(tmp_pat
     out, table = rows(["--residual-rtol", "1e-14"])
     assert [r[4] for r in table] == ["0/2", "0/2"] and [r[5] for r in table] == ["n/a", "n/a"]
     assert out.count("DOES NOT FIT") == 4 and "seed 1: norm" in out
+
+
+def test_set_reaches_every_search_setting():
+    """``--set KEY=VALUE`` can set every field of SearchSettings (values parsed as JSON)."""
+    from figures.cli import build_parser
+    from figures.commands.fit import settings_from_args
+    from numerics.search import SearchSettings
+
+    changed = {"max_iter": 5, "tol": 1e-9, "gtol": 1e-9, "inner_iter": 3, "mu0": 10.0,
+               "history_size": 7, "init_scheme": "orthogonal", "compress_linear": False,
+               "restore": False, "restarts": 2, "restart_until_fit": True, "device": "cuda",
+               "dtype": "float32", "include_bias": False, "residual_rtol": 1e-5,
+               "mu_growth_cap": 10.0, "phase1_tol": 1e-3, "cg_iters": 5, "cg_ridge": 0.0,
+               "multiplier_blowup": 10.0, "norm_settled_rtol": 1e-8,
+               "restore_max_constraints": 5, "restore_max_entries": 6, "restore_steps": 2,
+               "restore_blowup": 10.0}
+    assert set(changed) == set(SearchSettings.keys())
+    sets = [a for k, v in changed.items() for a in ("--set", f"{k}={json.dumps(v)}")]
+    args = build_parser("fit").parse_args(["fit", "derivative", *sets])
+    assert settings_from_args(args) == SearchSettings(**changed)
+    named = build_parser("fit").parse_args(["fit", "derivative", "--max-iter", "9", "--set",
+                                       "init_scheme=gaussian"])
+    assert settings_from_args(named) == SearchSettings(max_iter=9, init_scheme="gaussian")
+
+
+@pytest.mark.parametrize("pair, needle", [("max_iters=3", "valid keys: max_iter"),
+                                           ("restarts=0", "restarts"),
+                                           ("restore=yes", "restore"), ("tol", "KEY=VALUE")])
+def test_set_bad_key_or_value_exits_2_with_one_line(tmp_path, capsys, pair, needle):
+    try:
+        code = main(["fit", "derivative", "--set", pair, "--store", str(tmp_path / "s")])
+    except SystemExit as exc:
+        code = exc.code
+    _, err = capsys.readouterr()
+    assert code == 2 and needle in err and err.count("\n") == 1
+    assert not (tmp_path / "s").exists()

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from numerics.executor import DaskExecutor, LocalExecutor, SerialExecutor
+from numerics.search import SearchSettings, Start
 from numerics.store import ResultStore
 from numerics.sweep import SweepSpec, execute, execute_sweep, run_min_norm, summarize
 
@@ -257,14 +258,15 @@ def test_start_noise_enters_the_key_and_changes_the_start():
 
     con = SweepSpec(target={"spec": "bottleneck", "params": {
         "spatial": [4], "K": 1, "c_rep": 1, "c_in": 1, "c_out": 1, "hidden": 2}}, depths=[4],
-        seeds=1, n_samples=3, width=2, solver={"max_iter": 20}, init="construction")
+        seeds=1, n_samples=3, width=2, settings=SearchSettings(max_iter=20),
+        start=Start("construction"))
     assert con.run_configs()[0]["start_noise"] == 0.0
-    noisy = replace(con, start_noise=0.3)
+    noisy = replace(con, start=Start("construction", noise=0.3))
     assert noisy.run_configs()[0]["start_noise"] == 0.3
     with pytest.raises(ValueError, match="start_noise"):
-        replace(con, start_noise=-1.0)
+        replace(con, start=Start("construction", noise=-1.0))
     with pytest.raises(ValueError, match="init='random'"):
-        replace(con, init="random", start_noise=0.1)
+        replace(con, start=Start("random", noise=0.1))
     plain, _ = run_min_norm(con.run_configs()[0])
     (r1, a1), (r2, a2) = (run_min_norm(noisy.run_configs()[0]) for _ in range(2))
     assert all(np.array_equal(a1[k], a2[k]) for k in a1)  # seeded: bitwise the same
@@ -293,8 +295,8 @@ BOTTLENECK = dict(target={"spec": "bottleneck",
                           "params": {"spatial": [8], "K": 1, "c_rep": 1, "c_in": 1, "c_out": 1,
                                      "hidden": 4}},
                   depths=[5, 6, 8, 10, 12], seeds=1, n_samples=12, width=8, activation="relu",
-                  bias=True, solver={"max_iter": 60000, "inner_iter": 2000},
-                  init="construction", start_noise=0.03)
+                  bias=True, settings=SearchSettings(max_iter=60000, inner_iter=2000),
+                  start=Start("construction", noise=0.03))
 
 
 @pytest.mark.full
@@ -339,7 +341,7 @@ def test_ladder_chains_depths_and_resumes(tmp_path):
 
     from numerics.sweep import execute_ladder
 
-    spec = replace(DERIVATIVE, depths=[2, 3, 4], init="ladder", n_samples=4,
+    spec = replace(DERIVATIVE, depths=[2, 3, 4], start=Start("ladder"), n_samples=4,
                    target={"spec": "derivative", "params": {"spatial": [4]}})
     store = ResultStore(tmp_path)
     first = execute_ladder(spec, store, progress=False)
@@ -368,31 +370,31 @@ def test_spec_start_values():
     from dataclasses import replace
 
     assert SMALL.init == "ladder"
-    assert replace(SMALL, init=None).init == "random"  # the historical spelling
+    assert replace(SMALL, start=Start(None)).init == "random"  # the historical spelling
     with pytest.raises(ValueError, match="init must be one of"):
-        replace(SMALL, init="warm")
+        replace(SMALL, start=Start("warm"))
     with pytest.raises(ValueError, match="ladder_restarts"):
         replace(SMALL, ladder_restarts=0)
     # a ladder's random starts carry their attempts and the fitting criterion in their key
     ladder = SMALL.run_configs()[0]
     assert ladder["start_attempts"] == 3 and ladder["residual_rtol"] == SMALL.residual_rtol
-    assert "start_attempts" not in replace(SMALL, init="random").run_configs()[0]
+    assert "start_attempts" not in replace(SMALL, start=Start("random")).run_configs()[0]
 
 
 def _mark_runs(monkeypatch, change):
     """Wrap the engine: ``change(depth, seed, from_start, result)`` may edit each result (to
     fake a run that misses the data). Returns the list of calls (depth, engine seed, warm)."""
-    import numerics.minnorm as mn
+    import numerics.search.fit as mn
 
-    real, calls = mn.min_norm_fit, []
+    real, calls = mn.search_once, []
 
-    def fake(X, Y, depth, widths, **kw):
-        res = real(X, Y, depth, widths, **kw)
-        calls.append((depth, kw["seed"], kw["init"] is not None))
-        change(depth, kw["seed"], kw["init"] is not None, res)
+    def fake(data, architecture, network, seed, settings):
+        res = real(data, architecture, network, seed, settings)
+        calls.append((architecture.depth, seed, network is not None))
+        change(architecture.depth, seed, network is not None, res)
         return res
 
-    monkeypatch.setattr(mn, "min_norm_fit", fake)
+    monkeypatch.setattr(mn, "search_once", fake)
     return calls
 
 

@@ -9,6 +9,7 @@ import shutil
 import pytest
 
 from numerics.inputs import InputError
+from numerics.search import Start
 from numerics.store import ResultStore
 from numerics.sweep import SweepSpec, execute_sweep, target_from_config
 
@@ -28,7 +29,7 @@ class Blur(Target):
 def _spec(spec: str) -> SweepSpec:
     # depth 2 only, one seed, a linear network on 4 samples: a sub-second run
     return SweepSpec(target={"spec": spec, "params": {}}, depths=[2], seeds=1, n_samples=4,
-                     width=2, activation="identity", bias=False, init="random")
+                     width=2, activation="identity", bias=False, start=Start("random"))
 
 
 def _run(spec: str, store: ResultStore):

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import numerics.minnorm as minnorm
+import numerics.search.fit as search_fit
 from numerics.guards import DIVERGED_RATIO, GUARD_RTOL
 from numerics.starts import pad_to_depth
 from numerics.store import ResultStore
@@ -104,19 +104,19 @@ def _plant_blow_ups(monkeypatch, depth: int, warm: float, cold: float) -> None:
     under the rescaling), so any factor other than 1 raises the norm: by ~``t^2`` for large
     ``t``. The engine did this to the blur before the multiplier ridge (2.7e12 from a start of
     19.7), but from round-off that differs between machines: hence planted, not provoked."""
-    real = minnorm.min_norm_fit
+    real = search_fit.search_once
 
-    def planted(X, Y, L, widths, **kw):
-        res = real(X, Y, L, widths, **kw)
-        t = warm if kw.get("init") is not None else cold
-        if L == depth and t != 1.0:
+    def planted(data, architecture, network, seed, settings):
+        res = real(data, architecture, network, seed, settings)
+        t = warm if network is not None else cold
+        if architecture.depth == depth and t != 1.0:
             res.filters[0] = res.filters[0] * t
             res.biases[0] = res.biases[0] * t
             res.filters[1] = res.filters[1] / t
             res.norm_sq = Network(res.filters, res.biases).norm_sq()
         return res
 
-    monkeypatch.setattr(minnorm, "min_norm_fit", planted)
+    monkeypatch.setattr(search_fit, "search_once", planted)
 
 
 def test_guard_retries_a_run_that_ends_above_its_start(tmp_path, monkeypatch):

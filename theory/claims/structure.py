@@ -12,7 +12,7 @@ CLAIMS = [
           "THEORY.md sections 3-4 (balanced optimum; [WJ24] bottleneck structure)",
           "empirical prediction",
           "low-pass target (|m| <= 1 kept, multiplier 1) on d = 8, 1 channel, scaled; 16 "
-          "Gaussian inputs; depth 6, widths 2; numerics.minnorm.min_norm_fit from a random "
+          "Gaussian inputs; depth 6, widths 2; numerics.search.min_norm_fit from a random "
           "start (seed 0, one restart); full: d = 16, |m| <= 2, depth 10",
           "residual <= 1e-8, norm within [-1e-8, 1e-4] of the closed form, and in every middle "
           "layer the per-frequency count of singular values > 0.5 equals rank A(m), kept ones "
