@@ -12,17 +12,33 @@ A recipe is a module in :mod:`figures.recipes` exposing
 * ``plot(record, arrays, out_dir) -> list[Path]``: PNG files, reading results only;
 * ``verdict(record) -> (agrees: bool | None, line: str)``: whether the numbers agree with the
   theory, as one caption line (None when the figure makes no checkable prediction).
+
+A figure record is keyed by the recipe's name, its configuration, the device kind and the code
+that computed it: the numerical code (:func:`numerics.fingerprint.code_fingerprint`) and
+:func:`figure_sources`, a digest of **every source file of the** ``figures.recipes`` **package**
+(all recipes and their shared helpers) **plus every other** ``figures`` **module those files
+import, transitively** (read from their ``import`` statements; the packages that contain them
+included). The rule is deliberately coarse: editing one recipe recomputes every figure, which
+is cheap next to a figure and verdict that silently show old logic, and it needs no judgement
+of which helper a recipe's ``compute`` reaches. A recipe must import ``figures`` code with plain
+``import`` statements (not ``importlib``), so that the scan sees it.
 """
 
 from __future__ import annotations
 
+import ast
+import functools
 import importlib
+import importlib.util
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import figures
+import figures.recipes
 from figures.provenance import Provenance
 from figures.recipes import RECIPES
+from numerics.fingerprint import package_files, source_digest
 from numerics.store import DEFAULT_STORE, ResultStore
 
 MODES = ("tiny", "quick", "full")
@@ -56,6 +72,72 @@ def recipe_module(name: str):
     return importlib.import_module(f"figures.recipes.{name}")
 
 
+def _imported_modules(path: Path, package: str) -> set[str]:
+    """Absolute names of the modules that the import statements of ``path`` may load (for
+    ``from a import b``: ``a`` and ``a.b``); ``package`` is the file's own package (for
+    relative imports)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_bytes(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = importlib.util.resolve_name("." * node.level + base, package)
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _module_files(name: str) -> list[Path]:
+    """Source files that importing the ``figures`` module ``name`` runs, found on disk without
+    importing anything: the module and the ``__init__.py`` of each package of ``figures`` that
+    contains it; empty when ``name`` is not a module of ``figures`` (``from figures.plotting
+    import save`` also yields the name ``figures.plotting.save``, say)."""
+    prefix = figures.__name__.split(".")
+    parts = name.split(".")
+    if parts[:len(prefix)] != prefix:
+        return []
+    folder = Path(figures.__file__).resolve().parent
+    files = [folder / "__init__.py"]
+    rest = parts[len(prefix):]
+    for i, part in enumerate(rest):
+        if (folder / part / "__init__.py").is_file():
+            folder = folder / part
+            files.append(folder / "__init__.py")
+        elif i == len(rest) - 1 and (folder / f"{part}.py").is_file():
+            files.append(folder / f"{part}.py")
+        else:
+            return []
+    return files
+
+
+@functools.lru_cache(maxsize=1)
+def figure_source_files() -> tuple[Path, ...]:
+    """The ``figures`` source files a figure record depends on (the rule is in the module
+    docstring), sorted."""
+    root = Path(figures.__file__).resolve().parent
+    files = set(package_files(figures.recipes))
+    todo = list(files)
+    while todo:
+        path = todo.pop()
+        package = ".".join([figures.__name__, *path.relative_to(root).parts[:-1]])
+        for name in _imported_modules(path, package):
+            for found in _module_files(name):
+                if found not in files:
+                    files.add(found)
+                    todo.append(found)
+    return tuple(sorted(files))
+
+
+@functools.lru_cache(maxsize=1)
+def figure_sources() -> str:
+    """Digest of :func:`figure_source_files` (computed once per process): the ``sources`` of
+    every figure record in the store."""
+    root = Path(figures.__file__).resolve().parent.parent
+    return source_digest(root, figure_source_files())
+
+
 def run_recipe(name: str, mode: str, out_dir: Path, device: str = "cpu",
                store: ResultStore | None = None) -> FigureResult:
     """Compute (or load from the store) and plot one recipe into ``out_dir``."""
@@ -66,10 +148,10 @@ def run_recipe(name: str, mode: str, out_dir: Path, device: str = "cpu",
     cfg = module.config(mode)
     key = {"recipe": name, "config": cfg, "device_kind": "cuda" if device == "cuda" else "cpu"}
     start = time.perf_counter()
-    stored = store.load(key)
+    stored = store.load(key, sources=figure_sources())
     if stored is None:
         record, arrays = module.compute(cfg, device)
-        stored = store.save(key, record, arrays)
+        stored = store.save(key, record, arrays, sources=figure_sources())
         from_store = False
     else:
         from_store = True

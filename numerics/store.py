@@ -7,13 +7,16 @@ Layout of a store folder (default ``./cbn-results``)::
     <root>/corrupt/      records that failed verification, moved aside (never reused)
 
 ``key`` is the SHA-256 of the canonical JSON of the configuration together with the package
-version (``importlib.metadata.version("cbn-toolkit")``) and a fingerprint of the numerical code
-(SHA-256 of every ``.py`` file of the ``numerics`` package: an editable install keeps its version
-number while the code changes), so any change of target, domain, sizes, depth, seed, convention,
-solver settings or code gives a new key. Entries named ``location`` (anywhere in the
-configuration) say where an input lives, not what it is, and are left out of the key: a sweep
-puts the content of such inputs in the configuration as hashes (``numerics.sweep``), so a file
-moved to another folder keeps its records and an edited one gets new ones.
+version (``importlib.metadata.version("cbn-toolkit")``), the fingerprint of the numerical code
+(:func:`numerics.fingerprint.code_fingerprint`: the sources of ``numerics`` and ``theory``; an
+editable install keeps its version number while the code changes) and ``sources``, a digest of
+any further code the record depends on that its caller passes (the figure recipes:
+:mod:`figures.recipe_runner`; ``numerics`` does not import the layers above it). So any change of
+target, domain, sizes, depth, seed, convention, solver settings or code gives a new key.
+Entries named ``location`` (anywhere in the configuration) say where an input lives, not what
+it is, and are left out of the key: a sweep puts the content of such inputs in the configuration
+as hashes (``numerics.sweep``), so a file moved to another folder keeps its records and an
+edited one gets new ones.
 
 Writes are atomic: each file is written to a temporary name in the same folder, flushed,
 ``fsync``-ed and moved into place with ``os.replace``. The NPZ is written first and the JSON
@@ -29,7 +32,6 @@ in the folder: they are complete, and a rerun of the same work reuses them and r
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import io
 import json
@@ -43,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from numerics.fingerprint import code_fingerprint
 from numerics.inputs import InputError
 from numerics.paths import check_writable_folder
 
@@ -82,17 +85,6 @@ def package_version() -> str:
         return "unknown"
 
 
-@functools.lru_cache(maxsize=1)
-def code_fingerprint() -> str:
-    """SHA-256 over the relative paths and contents of the ``numerics`` package's sources."""
-    root = Path(__file__).resolve().parent
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        digest.update(str(path.relative_to(root)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
 def canonical_json(obj: Any) -> str:
     """Deterministic JSON (sorted keys, no whitespace); floats keep their exact ``repr``."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
@@ -111,11 +103,12 @@ def _identity(value: Any) -> Any:
     return value
 
 
-def config_key(config: dict) -> str:
+def config_key(config: dict, sources: str = "") -> str:
     """SHA-256 hex digest identifying ``config`` (without its :data:`LOCATION` entries) plus
-    the package version and the code fingerprint."""
+    the package version, the code fingerprint and ``sources`` (a digest of the caller's own
+    code the record depends on, :func:`numerics.fingerprint.source_digest`; empty for none)."""
     payload = canonical_json({"config": _identity(config), "package_version": package_version(),
-                              "code": code_fingerprint()})
+                              "code": code_fingerprint(), "sources": sources})
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -172,8 +165,12 @@ class ResultStore:
         """``(json_path, npz_path)`` of a key."""
         return self.root / f"{key}.json", self.root / f"{key}.npz"
 
-    def save(self, config: dict, record: dict, arrays: dict[str, np.ndarray]) -> StoredRecord:
+    def save(self, config: dict, record: dict, arrays: dict[str, np.ndarray],
+             sources: str = "") -> StoredRecord:
         """Write one record atomically (NPZ first, then the JSON commit marker).
+
+        ``sources`` is the digest of the caller's code the record depends on (part of the key,
+        see :func:`config_key`; kept in the record so that its key can be verified).
 
         Raises
         ------
@@ -182,14 +179,14 @@ class ResultStore:
             records of this object are in the message). The folder is created on the first
             write only: one that disappears later is an error, not silently recreated empty.
         """
-        key = config_key(config)
+        key = config_key(config, sources)
         buf = io.BytesIO()
         np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
         npz_bytes = buf.getvalue()
         try:
             if not self.kept_keys:
                 self.root.mkdir(parents=True, exist_ok=True)
-            self._write(key, config, record, npz_bytes)
+            self._write(key, config, record, npz_bytes, sources)
         except OSError as exc:
             raise StoreWriteError(
                 f"cannot write a record to the store {self.root} ({exc.strerror or exc}); "
@@ -198,7 +195,8 @@ class ResultStore:
         self.kept_keys.add(key)
         return StoredRecord(key, config, record, {k: np.asarray(v) for k, v in arrays.items()})
 
-    def _write(self, key: str, config: dict, record: dict, npz_bytes: bytes) -> None:
+    def _write(self, key: str, config: dict, record: dict, npz_bytes: bytes,
+               sources: str) -> None:
         json_path, npz_path = self.paths(key)
         _atomic_write(npz_path, npz_bytes)
         body = {
@@ -206,6 +204,7 @@ class ResultStore:
             "key": key,
             "package_version": package_version(),
             "code_fingerprint": code_fingerprint(),
+            "sources": sources,
             "config": config,
             "record": record,
             "npz_sha256": _sha256(npz_bytes),
@@ -213,9 +212,10 @@ class ResultStore:
         body["payload_sha256"] = _sha256(canonical_json(body).encode())
         _atomic_write(json_path, (json.dumps(body, indent=1, allow_nan=False) + "\n").encode())
 
-    def load(self, config: dict) -> StoredRecord | None:
-        """The verified record of ``config``, or None if absent or corrupt (then moved aside)."""
-        return self.load_key(config_key(config))
+    def load(self, config: dict, sources: str = "") -> StoredRecord | None:
+        """The verified record of ``config`` made by the code ``sources`` (as in :meth:`save`),
+        or None if absent or corrupt (then moved aside)."""
+        return self.load_key(config_key(config, sources))
 
     def load_key(self, key: str) -> StoredRecord | None:
         """The verified record stored under ``key`` (None if absent or corrupt)."""
@@ -239,7 +239,7 @@ class ResultStore:
         claimed = body.pop("payload_sha256", None)
         if claimed != _sha256(canonical_json(body).encode()):
             return "JSON checksum mismatch", None
-        if body.get("key") != key or config_key(body["config"]) != key:
+        if body.get("key") != key or config_key(body["config"], body.get("sources", "")) != key:
             return "key does not match configuration", None
         try:
             npz_bytes = npz_path.read_bytes()

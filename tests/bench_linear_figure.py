@@ -40,7 +40,8 @@ def test_linear_figure_before_and_after(tmp_path, monkeypatch):
     for label, res in (("before", before), ("after", after)):
         print(f"  {label}: {res.verdict} agrees={res.agrees}")
         stored = ResultStore(tmp_path / label / "store").load(
-            {"recipe": "linear_cost_depth", "config": res.config, "device_kind": "cpu"})
+            {"recipe": "linear_cost_depth", "config": res.config, "device_kind": "cpu"},
+            sources=runner.figure_sources())
         for t in stored.record["trained"]:
             print(f"    depth {t['depth']}: {t['seconds']:.1f} s, {t['iterations']} iterations "
                   f"(best restart), {t['stop_reason'][:60]}")

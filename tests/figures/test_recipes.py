@@ -129,7 +129,8 @@ def test_recipe_tiny(name, tmp_path):
     result = runner.run_recipe(name, "tiny", tmp_path / "out", "cpu", store)
     assert result.images
     module = runner.recipe_module(name)
-    stored = store.load({"recipe": name, "config": module.config("tiny"), "device_kind": "cpu"})
+    stored = store.load({"recipe": name, "config": module.config("tiny"), "device_kind": "cpu"},
+                        sources=runner.figure_sources())
     assert stored is not None
     n_panels = PANELS[name](stored.record, stored.arrays)
     for path in result.images:

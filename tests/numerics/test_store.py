@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -140,3 +141,43 @@ def test_load_by_key_verifies_too(tmp_path):
     json_path, _ = store.paths(saved.key)
     json_path.write_text(json_path.read_text()[:-20])
     assert store.load_key(saved.key) is None and store.corrupt_keys == [saved.key]
+
+
+def test_sources_enter_the_key_and_are_verified(tmp_path):
+    assert config_key(CONFIG, sources="a" * 64) not in (config_key(CONFIG), config_key(CONFIG, "b"))
+    store = ResultStore(tmp_path)
+    store.save(CONFIG, {"norm_sq": 1.0}, {"a": np.ones(3)}, sources="a" * 64)
+    assert store.load(CONFIG) is None and store.load(CONFIG, sources="b" * 64) is None
+    assert store.load(CONFIG, sources="a" * 64).record == {"norm_sq": 1.0}
+    assert not store.corrupt_keys
+
+
+KEY_SCRIPT = "from numerics.store import config_key; print(config_key({'depth': 3}))"
+
+
+def _key_in_copy(tree: Path) -> str:
+    """The key of a fixed configuration as computed by the sources copied into ``tree``."""
+    out = subprocess.run([sys.executable, "-c", KEY_SCRIPT], cwd=tree, check=True, text=True,
+                         capture_output=True, env={**os.environ, "PYTHONPATH": str(tree)})
+    return out.stdout.strip()
+
+
+def test_numerics_keys_fingerprint_theory_and_numerics_wherever_installed(tmp_path):
+    import numerics
+    import theory
+
+    copies = [tmp_path / "a", tmp_path / "b"]
+    for tree in copies:
+        for package in (numerics, theory):
+            folder = Path(package.__file__).parent
+            shutil.copytree(folder, tree / folder.name,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+    assert _key_in_copy(copies[0]) == _key_in_copy(copies[1])  # independent of the folder
+    before = _key_in_copy(copies[0])
+    with open(copies[0] / "theory" / "expansion.py", "a") as fh:
+        fh.write("\n# an edit of theory/\n")
+    edited_theory = _key_in_copy(copies[0])
+    assert edited_theory != before
+    with open(copies[0] / "numerics" / "fourier.py", "a") as fh:
+        fh.write("\n# an edit of numerics/\n")
+    assert _key_in_copy(copies[0]) not in (before, edited_theory)
