@@ -10,8 +10,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from figures.files import json_text, write_text_atomic
-from theory.claims import Claim, run_claim
+from cbn.figures.files import json_text, write_text_atomic
+from cbn.theory.claims import Claim, run_claim
 
 PACKAGES = ("cbn-toolkit", "numpy", "scipy", "torch", "cvxpy", "scs", "clarabel", "sympy",
             "matplotlib", "dask", "distributed")
@@ -56,14 +56,16 @@ def _fmt(value) -> str:
 
 
 def summary_line(records: list[dict]) -> str:
-    """E.g. '40 of 42 claims pass; 2 findings (THEORY.md statements refuted, as recorded)'."""
+    """E.g. '40 of 42 claims pass; 2 findings (paper_notes/theory.md statements refuted, as
+    recorded)'."""
     n_pass = sum(r["verdict"] == "PASS" for r in records)
     n_find = sum(r["verdict"] == "FINDING" for r in records)
     n_asserted = sum(r["expected"] == "pass" for r in records)
     bad = [r["id"] for r in records if not r["ok"]]
     line = f"{n_pass} of {n_asserted} asserted claims pass"
     if n_find:
-        line += f"; {n_find} finding(s): THEORY.md statements our numerics refute, reproduced"
+        line += (f"; {n_find} finding(s): paper_notes/theory.md statements our numerics refute, "
+                 "reproduced")
     if bad:
         line += f"; NOT OK: {', '.join(bad)}"
     return line
@@ -73,7 +75,8 @@ def markdown(records: list[dict], env: dict, mode: str) -> str:
     """The report as Markdown: summary, claims table, findings, every claim, environment."""
     lines = [f"# cbn-toolkit verification report ({mode} mode)", "",
              f"**{summary_line(records)}.** Every claim is listed with its numbers. A FINDING is "
-             "a statement of THEORY.md that the numerics refute (the check is kept and must keep "
+             "a statement of paper_notes/theory.md that the numerics refute (the check is kept and "
+             "must keep "
              "failing by the size pinned for it); FAIL, ERROR, UNEXPECTED PASS and FINDING "
              "CHANGED (a finding whose size left its pinned band: a new result) make the run "
              "fail.", "",

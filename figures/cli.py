@@ -1,4 +1,4 @@
-"""The ``cbn`` command line: dispatches to one module per subcommand in :mod:`figures.commands`.
+"""The ``cbn`` command line: dispatches to one module per subcommand in :mod:`cbn.figures.commands`.
 
 Exit status: 0 success; 2 usage errors and bad input (one line on stderr, never a traceback);
 1 a failure inside the toolkit or of the machine (one line; ``cbn --debug COMMAND ...`` shows the
@@ -21,10 +21,10 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from figures.files import json_text, write_json_file  # noqa: F401 (used by commands)
-from numerics.inputs import InputError
-from numerics.paths import check_writable_folder
-from numerics.store import StoreWriteError, check_store_folder, package_version
+from cbn.figures.files import json_text, write_json_file  # noqa: F401 (used by commands)
+from cbn.numerics.inputs import InputError
+from cbn.numerics.paths import check_writable_folder
+from cbn.numerics.store import StoreWriteError, check_store_folder, package_version
 
 #: Subcommands with their one-line help, in the order ``cbn --help`` lists them.
 COMMANDS: dict[str, str] = {
@@ -78,7 +78,7 @@ def add_common_options(parser: argparse.ArgumentParser, seed: bool = True) -> No
 
 
 def print_json(obj) -> None:
-    """Print ``obj`` as JSON (:func:`figures.files.json_text`: NaN/inf as null) on the
+    """Print ``obj`` as JSON (:func:`cbn.figures.files.json_text`: NaN/inf as null) on the
     command's real stdout (see ``_json_stream``)."""
     print(json_text(obj), file=_json_stream or sys.stdout, flush=True)
 
@@ -98,7 +98,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     for name, text in COMMANDS.items():
         p = sub.add_parser(name, help=text, description=text)
         if name == command:
-            module = importlib.import_module(f"figures.commands.{name}")
+            module = importlib.import_module(f"cbn.figures.commands.{name}")
             module.add_arguments(p)
             p.set_defaults(_run=module.run, _prog=f"cbn {name}",
                            _default_out=getattr(module, "default_out", None))
@@ -111,8 +111,8 @@ def check_output_paths(args: argparse.Namespace) -> None:
     ``args.out`` is resolved first: a command module may define ``default_out(args)``, the
     folder it writes when ``--out`` is not given (None: it writes nothing then), and the
     resolved value is stored back in ``args.out``. Then ``--out`` must be usable as an output
-    folder (:func:`numerics.paths.check_writable_folder`) and ``--store`` as a result store
-    (:func:`numerics.store.check_store_folder`); each failure is an :class:`InputError`.
+    folder (:func:`cbn.numerics.paths.check_writable_folder`) and ``--store`` as a result store
+    (:func:`cbn.numerics.store.check_store_folder`); each failure is an :class:`InputError`.
     """
     if getattr(args, "out", None) is None and args._default_out is not None:
         args.out = args._default_out(args)
@@ -182,7 +182,7 @@ def _fail(args: argparse.Namespace, exc: Exception) -> int:
 
 if __name__ == "__main__":
     # run the imported module's main, whose stdout stream the commands' print_json shares
-    # (``python -m figures.cli`` runs this file as a second module, ``__main__``)
-    from figures import cli
+    # (``python -m cbn.figures.cli`` runs this file as a second module, ``__main__``)
+    from cbn.figures import cli
 
     sys.exit(cli.main())

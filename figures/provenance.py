@@ -3,7 +3,8 @@
 The papers' full texts and code were not available, only their abstracts (paper_notes/README.md).
 No figure of the toolkit reproduces a figure of [WJ24], [J23] or [PLG23]: each recipe is the
 toolkit's own experiment that tests one statement, quoted from the abstract summaries or from
-the project's formulation in ``paper_notes/`` (which cite THEORY.md), with its own targets,
+the project's formulation in ``paper_notes/`` (which cite paper_notes/theory.md), with its own
+targets,
 sizes and hyper-parameters. Every recipe module declares a :class:`Provenance` as
 ``PROVENANCE``; the reproduction report prints it next to the figure.
 """
@@ -31,7 +32,8 @@ class Provenance:
     Attributes
     ----------
     statement : the tested statement, verbatim from ``paper_notes/<note>`` (whitespace aside)
-    source : who states it, e.g. ``"[WJ24] abstract (summary in the note)"`` or ``"THEORY.md 3
+    source : who states it, e.g. ``"[WJ24] abstract (summary in the note)"`` or
+    ``"paper_notes/theory.md section 3
         (this project's derivation)"``
     note : file name under ``paper_notes/`` that holds ``statement``
     reconstruction : what the recipe chose itself (target, sizes, protocol) and why it tests

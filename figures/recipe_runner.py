@@ -1,9 +1,9 @@
 """Run figure recipes through the result store and collect what the report needs.
 
-A recipe is a module in :mod:`figures.recipes` exposing
+A recipe is a module in :mod:`cbn.figures.recipes` exposing
 
 * ``NAME`` (str), ``TITLE`` (str), ``CAPTION`` (str: what the reader should see);
-* ``PROVENANCE`` (:class:`figures.provenance.Provenance`): the statement the figure tests,
+* ``PROVENANCE`` (:class:`cbn.figures.provenance.Provenance`): the statement the figure tests,
   quoted from ``paper_notes/``, and what of its setup is the toolkit's own reconstruction;
 * ``config(mode) -> dict`` for ``mode`` in ``{"tiny", "quick", "full"}`` (sizes, depths,
   ridge, learning rate, seeds, data: everything the numbers depend on);
@@ -14,8 +14,8 @@ A recipe is a module in :mod:`figures.recipes` exposing
   theory, as one caption line (None when the figure makes no checkable prediction).
 
 A figure record is keyed by the recipe's name, its configuration, the device kind and the code
-that computed it: the numerical code (:func:`numerics.fingerprint.code_fingerprint`) and
-:func:`figure_sources`, a digest of **every source file of the** ``figures.recipes`` **package**
+that computed it: the numerical code (:func:`cbn.numerics.fingerprint.code_fingerprint`) and
+:func:`figure_sources`, a digest of **every source file of the** ``cbn.figures.recipes`` **package**
 (all recipes and their shared helpers) **plus every other** ``figures`` **module those files
 import, transitively** (read from their ``import`` statements; the packages that contain them
 included). The rule is deliberately coarse: editing one recipe recomputes every figure, which
@@ -34,12 +34,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import figures
-import figures.recipes
-from figures.provenance import Provenance
-from figures.recipes import RECIPES
-from numerics.fingerprint import package_files, source_digest
-from numerics.store import DEFAULT_STORE, ResultStore
+import cbn.figures
+import cbn.figures.recipes
+from cbn.figures.provenance import Provenance
+from cbn.figures.recipes import RECIPES
+from cbn.numerics.fingerprint import package_files, source_digest
+from cbn.numerics.store import DEFAULT_STORE, ResultStore
 
 MODES = ("tiny", "quick", "full")
 
@@ -69,7 +69,7 @@ def recipe_module(name: str):
     """The recipe module called ``name`` (one-line error listing the known names)."""
     if name not in RECIPES:
         raise ValueError(f"unknown figure {name!r}; known: {', '.join(RECIPES)}")
-    return importlib.import_module(f"figures.recipes.{name}")
+    return importlib.import_module(f"cbn.figures.recipes.{name}")
 
 
 def _imported_modules(path: Path, package: str) -> set[str]:
@@ -92,13 +92,13 @@ def _imported_modules(path: Path, package: str) -> set[str]:
 def _module_files(name: str) -> list[Path]:
     """Source files that importing the ``figures`` module ``name`` runs, found on disk without
     importing anything: the module and the ``__init__.py`` of each package of ``figures`` that
-    contains it; empty when ``name`` is not a module of ``figures`` (``from figures.plotting
-    import save`` also yields the name ``figures.plotting.save``, say)."""
-    prefix = figures.__name__.split(".")
+    contains it; empty when ``name`` is not a module of ``figures`` (``from cbn.figures.plotting
+    import save`` also yields the name ``cbn.figures.plotting.save``, say)."""
+    prefix = cbn.figures.__name__.split(".")
     parts = name.split(".")
     if parts[:len(prefix)] != prefix:
         return []
-    folder = Path(figures.__file__).resolve().parent
+    folder = Path(cbn.figures.__file__).resolve().parent
     files = [folder / "__init__.py"]
     rest = parts[len(prefix):]
     for i, part in enumerate(rest):
@@ -116,12 +116,12 @@ def _module_files(name: str) -> list[Path]:
 def figure_source_files() -> tuple[Path, ...]:
     """The ``figures`` source files a figure record depends on (the rule is in the module
     docstring), sorted."""
-    root = Path(figures.__file__).resolve().parent
-    files = set(package_files(figures.recipes))
+    root = Path(cbn.figures.__file__).resolve().parent
+    files = set(package_files(cbn.figures.recipes))
     todo = list(files)
     while todo:
         path = todo.pop()
-        package = ".".join([figures.__name__, *path.relative_to(root).parts[:-1]])
+        package = ".".join([cbn.figures.__name__, *path.relative_to(root).parts[:-1]])
         for name in _imported_modules(path, package):
             for found in _module_files(name):
                 if found not in files:
@@ -134,7 +134,7 @@ def figure_source_files() -> tuple[Path, ...]:
 def figure_sources() -> str:
     """Digest of :func:`figure_source_files` (computed once per process): the ``sources`` of
     every figure record in the store."""
-    root = Path(figures.__file__).resolve().parent.parent
+    root = Path(cbn.figures.__file__).resolve().parent.parent
     return source_digest(root, figure_source_files())
 
 

@@ -6,17 +6,17 @@ import json
 import os
 from pathlib import Path
 
-from figures.check_report import markdown as claims_markdown
-from figures.check_report import summary_line
-from figures.files import json_text, write_text_atomic
-from figures.provenance import RECONSTRUCTION_NOTICE
-from figures.recipe_runner import FigureResult
+from cbn.figures.check_report import markdown as claims_markdown
+from cbn.figures.check_report import summary_line
+from cbn.figures.files import json_text, write_text_atomic
+from cbn.figures.provenance import RECONSTRUCTION_NOTICE
+from cbn.figures.recipe_runner import FigureResult
 
 
 def figures_markdown(results: list[FigureResult], out_dir: Path) -> str:
     """Markdown section: what every figure is (:data:`RECONSTRUCTION_NOTICE`), then per figure
     its image, the statement it tests with the reconstruction note and unknowns
-    (:class:`figures.provenance.Provenance`), caption, verdict, config and timing."""
+    (:class:`cbn.figures.provenance.Provenance`), caption, verdict, config and timing."""
     lines = ["## Figures", "", RECONSTRUCTION_NOTICE, ""]
     for r in results:
         mark = {True: "agrees with the theory", False: "**DISAGREES with the theory**",

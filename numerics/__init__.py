@@ -10,4 +10,11 @@ once, when torch is first imported, so this package must be imported before torc
 
 import os
 
+# cbn namespace guard: this folder is installed as cbn.numerics only. Imported under another
+# name (the repository root on sys.path) it would be a second copy of the code, with
+# its own registries and exception classes.
+if __name__ != "cbn.numerics":
+    raise ImportError(f"import cbn.numerics, not {__name__}: the folder numerics/ is "
+                      "installed as cbn.numerics (pip install -e . from the repository root)")
+
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -1,4 +1,5 @@
-"""Lower bounds on the parameter norm from constant-input Jacobians (THEORY.md section 4).
+"""Lower bounds on the parameter norm from constant-input Jacobians
+(paper_notes/theory.md section 4).
 
 At an input constant over pixels every pre-activation is constant over pixels, so the Jacobian
 of a circular CNN is block-diagonal in frequency:
@@ -26,9 +27,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numerics.fourier import Convention, check_convention, multipliers_from_filters
-from numerics.linear import RANK_RTOL, kept_singular_values, representation_cost, singular_values
-from numerics.weights import Network
+from cbn.numerics.fourier import Convention, check_convention, multipliers_from_filters
+from cbn.numerics.linear import (
+    RANK_RTOL,
+    kept_singular_values,
+    representation_cost,
+    singular_values,
+)
+from cbn.numerics.weights import Network
 
 #: Rank threshold for Jacobians of trained or finite-difference networks: relative to the
 #: largest singular value; finite differences with step 1e-6 are accurate to ~1e-9 relative,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from numerics.inputs import InputError
+from cbn.numerics.inputs import InputError
 
 MNIST_ENV = "CBN_MNIST_DIR"
 MNIST_FILES = {

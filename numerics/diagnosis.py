@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from numerics.fitting import INTEGER_TOLERANCE, DepthFit, depths_to_resolve
+from cbn.numerics.fitting import INTEGER_TOLERANCE, DepthFit, depths_to_resolve
 
 #: A trained norm more than this (relative) above the exact cost is not at the minimum: linear
 #: sweeps reach the closed form to 1e-9..1e-10 (README, Performance), and the project's

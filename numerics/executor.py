@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from numerics.inputs import InputError
+from cbn.numerics.inputs import InputError
 
 
 def available_cores() -> int:

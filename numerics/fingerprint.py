@@ -10,7 +10,7 @@ editable or not, and any edit (or a file added, removed or renamed) gives a new 
 :func:`code_fingerprint` covers the packages a numerics record depends on: ``numerics`` and
 ``theory`` (which ``numerics`` imports). Layers above (the figure recipes) add their own
 sources through :func:`source_digest` and pass the digest to the store
-(:meth:`numerics.store.ResultStore.load` ``sources=``); ``numerics`` never imports them.
+(:meth:`cbn.numerics.store.ResultStore.load` ``sources=``); ``numerics`` never imports them.
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
 
-import numerics
-import theory
+from cbn import numerics, theory
 
 __all__ = ["code_fingerprint", "package_files", "source_digest"]
 

@@ -1,4 +1,4 @@
-"""Fits of the depth scaling ``R(L) = L R0 + R1 + R2 / L + ...`` (THEORY.md section 2).
+"""Fits of the depth scaling ``R(L) = L R0 + R1 + R2 / L + ...`` (paper_notes/theory.md section 2).
 
 Two stages, because the series is asymptotic and a free fit of few terms on moderate depths
 absorbs the truncated terms into ``R1`` (on exact linear costs at depths 2..8 a free
@@ -19,7 +19,7 @@ the series has not reached its asymptotic regime at these depths (targets with s
 far from 1: ``|2 log s| / L`` not small at the deepest depth; at shallow depths the truncated
 free fit is biased low by ``~R2 / L^2``, and ``R2 = 2 sum (log s)^2 > 0`` for linear targets).
 The flags on a sweep (optimisation failures, with their evidence) are in
-:mod:`numerics.diagnosis`.
+:mod:`cbn.numerics.diagnosis`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Exact Fourier algebra of multichannel circular convolutions (THEORY.md section 1).
+"""Exact Fourier algebra of multichannel circular convolutions (paper_notes/theory.md section 1).
 
 Conventions
 -----------

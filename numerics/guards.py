@@ -1,17 +1,17 @@
 """Upper bounds already in hand, and the runs that end above them.
 
 Every network that fits the data certifies an UPPER bound on ``R(f; Omega, L)``
-(THEORY.md 7). Two such certificates exist before a run's own result:
+(paper_notes/theory.md section 7). Two such certificates exist before a run's own result:
 
 * the start of a warm-started run (a ladder rung's padded network, a construction), when it
   fits the data: the run minimises the norm from there, so ending above it is a failure of the
   search, not a property of the target;
 * the best network of a shallower depth ``L' < L``, padded to depth ``L`` by
-  :func:`numerics.starts.pad_to_depth` with the data projector (exact on the samples): its
+  :func:`cbn.numerics.starts.pad_to_depth` with the data projector (exact on the samples): its
   norm bounds the depth-``L`` cost from above.
 
 A run whose norm is above such a bound by more than :data:`GUARD_RTOL` is retried from other
-starts (:mod:`numerics.sweep`) and, when it stays above, excluded from the depth fit and
+starts (:mod:`cbn.numerics.sweep`) and, when it stays above, excluded from the depth fit and
 flagged with its evidence. A best norm :data:`DIVERGED_RATIO` times or more above the least
 upper bound in hand at its depth (a closed form, an explicit construction, a shallower best
 network padded to the depth) is reported as diverged (:func:`diverged_depths`) and never
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numerics.weights import Network
+from cbn.numerics.weights import Network
 
 #: Relative excess over an upper bound in hand beyond which a run counts as failed. A run that
 #: starts at a fitting network and ends 1e-3 above it has not minimised the norm; below that,
@@ -67,7 +67,7 @@ def padded_bounds(depths: Sequence[int], networks: Sequence[Network | None],
         it bounds nothing)
     X : the samples ``(N, c_in, *spatial)``; the padding projects onto their activations
     """
-    from numerics.starts import pad_to_depth  # starts imports torch; guards stays light
+    from cbn.numerics.starts import pad_to_depth  # starts imports torch; guards stays light
 
     out: list[PaddedBound | None] = []
     for i, L in enumerate(depths):

@@ -1,4 +1,5 @@
-"""Implicit Fourier-sparsity bias of deep linear CNNs on separable data (THEORY.md section 3).
+"""Implicit Fourier-sparsity bias of deep linear CNNs on separable data
+(paper_notes/theory.md section 3).
 
 Gunasekar et al. (2018): for a single-channel full-size linear circular CNN of depth ``L``
 trained by gradient descent with the logistic loss on linearly separable data, the linear
@@ -6,7 +7,7 @@ predictor ``beta`` (``f(x) = <x, beta>``) converges in direction to a stationary
 ``min sum_m |beta^(m)|^{2/L}  s.t.  y_n <x_n, beta> >= 1``. ``L = 1`` is the l2 max-margin
 separator; at ``L = 2`` the problem is convex (l1 norm of the DFT); larger ``L`` is sparser still.
 
-Model: ``L - 1`` circular convolution layers (:class:`numerics.network.CircularCNN`, identity
+Model: ``L - 1`` circular convolution layers (:class:`cbn.numerics.network.CircularCNN`, identity
 activation, no biases, 'plain' convention) and a full-width linear read-out ``w_L``:
 ``f(x) = sum_p w_L(p) (W_{L-1} * ... * W_1 * x)(p)``. Depth 1 is the read-out alone.
 """
@@ -18,7 +19,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from numerics.network import CircularCNN
+from cbn.numerics.network import CircularCNN
 
 
 @dataclass

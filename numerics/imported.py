@@ -1,20 +1,22 @@
 """A circular CNN read from a framework model: strided layers, pooling, a linear head (numpy).
 
-The value :class:`ImportedCNN` is what :mod:`numerics.torch_import` builds from a PyTorch module.
-Every layer is stored in the layout of :mod:`numerics.fourier`, **plain** convention (a
+The value :class:`ImportedCNN` is what :mod:`cbn.numerics.torch_import` builds from a PyTorch
+module.
+Every layer is stored in the layout of :mod:`cbn.numerics.fourier`, **plain** convention (a
 framework convolution has no ``d^{-1/2}``):
 
 * convolution layer ``l``: a full-size filter ``W_l`` of shape ``(c_out, c_in, *grid_in)`` (the
   kernel, flipped and circularly shifted, zero-padded to the layer's input grid), a bias
   ``(c_out,)`` or None, a stride ``s`` (same on every axis) and an activation;
   ``z_l = S_s(W_l * a_{l-1}) + b_l`` with ``S_s x(p) = x(s p)``
-  (:func:`numerics.fourier.downsample`),
+  (:func:`cbn.numerics.fourier.downsample`),
   ``a_l = relu(z_l)`` or ``z_l``;
 * optional global average pooling ``mean_p a_L`` and a final linear layer ``V pooled + c``.
 
 The multiplier of layer ``l`` at a frequency ``m`` of its input grid is ``M_l(m) = W_l^(m)``
 (the operator's own multiplier; it is the same in both conventions). A strided layer maps the
-input grid to the grid ``n / s``; folding (THEORY.md 1) makes it block-diagonal over the coarse
+input grid to the grid ``n / s``; folding (paper_notes/theory.md section 1) makes it block-diagonal
+over the coarse
 frequencies ``k``, with the block ``s^{-k_dim} [M_l(k + j n/s)]_{j in Z_s^k_dim}`` (columns side by
 side): :func:`folded_spectrum` gives its singular values in the operator's normalisation, i.e.
 the singular values of the layer's dense operator from its input pixels to its output pixels.
@@ -26,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numerics.fourier import circular_conv, downsample, multipliers_from_filters
-from numerics.linear import kept_singular_values, singular_values
+from cbn.numerics.fourier import circular_conv, downsample, multipliers_from_filters
+from cbn.numerics.linear import kept_singular_values, singular_values
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,7 @@ def folded_blocks(layer: ConvLayer) -> np.ndarray:
 
 
 def _fold(T: np.ndarray, stride: int, nsp: int) -> np.ndarray:
-    """Fold frequency-indexed blocks onto the grid ``n / s`` (THEORY.md 1).
+    """Fold frequency-indexed blocks onto the grid ``n / s`` (paper_notes/theory.md section 1).
 
     ``T`` has shape ``(*grid, F, a, b)``: ``F`` blocks at every frequency. The frequencies
     ``k + j n/s`` (``j`` in ``Z_s^k_dim``) all land on ``k``: the result ``(*grid/s, F s^k_dim,
@@ -264,7 +266,8 @@ class JacobianBound:
 def schatten_bound(net: ImportedCNN, value: np.ndarray, rtol: float) -> JacobianBound:
     """The Schatten LOWER bound on the weights' norm at one constant input.
 
-    Why it holds (THEORY.md 4, extended to strides and a pooled head): the Jacobian is
+    Why it holds (paper_notes/theory.md section 4, extended to strides and a pooled head): the
+    Jacobian is
     ``J = B_L C_{L-1} B_{L-1} ... B_1`` with ``B_l`` the pixel operator of weight layer ``l``
     (a strided layer includes its sub-sampling) and ``C`` contractions (ReLU masks, the
     pooling ``d^{-1/2}`` times a partial isometry). Horn's inequality and the AM-GM inequality
@@ -272,7 +275,7 @@ def schatten_bound(net: ImportedCNN, value: np.ndarray, rtol: float) -> Jacobian
     ``||B_l||_F^2 = d_l ||W_l||_F^2`` (every output pixel's row holds each filter entry once,
     ``d_l`` the layer's output pixel count; 1 for the head) and ``c_l^2 = dbar / d_l`` give
     ``||theta||^2 >= (L / dbar) sum_i s_i(J)^{2/L}``. With one grid and no head, ``dbar = d`` and
-    this is the plain-convention bound of :func:`numerics.bounds.schatten_lower_bound`.
+    this is the plain-convention bound of :func:`cbn.numerics.bounds.schatten_lower_bound`.
     """
     blocks, pixel_scale = constant_input_jacobian(net, value)
     kept = kept_singular_values(blocks, rtol)

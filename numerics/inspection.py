@@ -1,17 +1,17 @@
-"""The Convolution Bottleneck picture of an :class:`~numerics.imported.ImportedCNN`.
+"""The Convolution Bottleneck picture of an :class:`~cbn.numerics.imported.ImportedCNN`.
 
-Three measurements (THEORY.md 4), all on the operators the network applies:
+Three measurements (paper_notes/theory.md section 4), all on the operators the network applies:
 
 * **weight spectra**: per layer, the singular values of the multiplier ``M_l(m)`` at every
   frequency ``m`` of the layer's input grid (the stride-1 convolution: the weights themselves),
   and the count of those above a threshold, summed by frequency type and degree. A strided
   layer also gets its **folded** spectrum: the singular values of the strided operator per
-  output frequency (:func:`numerics.imported.folded_spectrum`), with counts on the output grid;
+  output frequency (:func:`cbn.numerics.imported.folded_spectrum`), with counts on the output grid;
   a frequency pair that folds onto one coarse frequency shares that block.
 * **constant-input Jacobians**: ranks per output frequency and the Schatten LOWER bound
-  (:func:`numerics.imported.schatten_bound`) next to the model's own parameter norm.
+  (:func:`cbn.numerics.imported.schatten_bound`) next to the model's own parameter norm.
 * **activation energy** over a data set: ``E_l(m, c) = (1/d_l) sum_x |a_l(x)^(m)_c|^2`` per layer
-  (:func:`numerics.spectra.frequency_energy`), on each layer's output grid.
+  (:func:`cbn.numerics.spectra.frequency_energy`), on each layer's output grid.
 
 Nothing here forms a dense operator: spectra are batched SVDs of ``c_out x c_in`` blocks.
 """
@@ -22,28 +22,28 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numerics.bounds import LOOSE_RANK_RTOL
-from numerics.fourier import (
+from cbn.numerics.bounds import LOOSE_RANK_RTOL
+from cbn.numerics.fourier import (
     frequency_degrees,
     half_frequency_mask,
     multipliers_from_filters,
     negated_frequencies,
 )
-from numerics.imported import (
+from cbn.numerics.imported import (
     ImportedCNN,
     JacobianBound,
     folded_spectrum,
     forward,
     schatten_bound,
 )
-from numerics.linear import singular_values
-from numerics.spectra import (
+from cbn.numerics.linear import singular_values
+from cbn.numerics.spectra import (
     NEAR_ONE_SPLIT,
     counts_by_type_and_degree,
     frequency_energy,
     near_one_counts,
 )
-from numerics.sweep import constant_inputs
+from cbn.numerics.sweep import constant_inputs
 
 #: Activation values held in memory at once when the data pass is batched (float64 entries):
 #: 2.5e7 entries is 200 MB, so the pass stays bounded for large models and data sets.
@@ -59,7 +59,7 @@ class LayerSpectrum:
     singular_values : ``(*grid_in, min(c_out, c_in))``, descending: ``s_i(M_l(m))``
     threshold : the count's threshold in this layer (absolute, or ``rtol`` times ``s_max``)
     counts : ``(*grid_in)`` number of singular values above ``threshold``
-    grouped : :func:`numerics.spectra.counts_by_type_and_degree` of ``counts``
+    grouped : :func:`cbn.numerics.spectra.counts_by_type_and_degree` of ``counts``
     max_dev_kept, max_dropped : ``max |s - 1|`` over the counted values, largest other value
     folded, folded_counts, folded_grouped : the strided operator's spectrum per output
         frequency ``(*grid_out, r)``, its counts and their grouping (None for stride 1)
@@ -98,10 +98,10 @@ class LayerSpectrum:
 
 
 def real_filter_singular_values(multipliers: np.ndarray) -> np.ndarray:
-    """:func:`numerics.linear.singular_values` of a real filter's multipliers, half the work.
+    """:func:`cbn.numerics.linear.singular_values` of a real filter's multipliers, half the work.
 
     ``M(-m) = conj(M(m))`` has the singular values of ``M(m)``, so only one frequency of each
-    conjugate pair (:func:`numerics.fourier.half_frequency_mask`) is decomposed.
+    conjugate pair (:func:`cbn.numerics.fourier.half_frequency_mask`) is decomposed.
 
     Parameters
     ----------
@@ -122,8 +122,8 @@ def layer_spectra(net: ImportedCNN, threshold: float = NEAR_ONE_SPLIT,
     """:class:`LayerSpectrum` of every convolution layer.
 
     Counts are of ``s > threshold`` (absolute: inside a bottleneck the kept values are near 1,
-    :data:`numerics.spectra.NEAR_ONE_SPLIT`), or, with ``rtol``, of ``s > rtol * s_max`` with
-    ``s_max`` the layer's largest (the rule of :func:`numerics.spectra.effective_ranks`, for
+    :data:`cbn.numerics.spectra.NEAR_ONE_SPLIT`), or, with ``rtol``, of ``s > rtol * s_max`` with
+    ``s_max`` the layer's largest (the rule of :func:`cbn.numerics.spectra.effective_ranks`, for
     networks whose scale is not the minimal-norm one).
     """
     out = []
@@ -148,7 +148,7 @@ def layer_spectra(net: ImportedCNN, threshold: float = NEAR_ONE_SPLIT,
 def default_constant_inputs(net: ImportedCNN, X: np.ndarray | None, seed: int,
                             count: int = 3) -> list[np.ndarray]:
     """Constant inputs for the Jacobian bounds: with data, those of ``cbn fit`` and
-    ``cbn analyze`` (:func:`numerics.sweep.constant_inputs`: the per-channel mean, then
+    ``cbn analyze`` (:func:`cbn.numerics.sweep.constant_inputs`: the per-channel mean, then
     Gaussian values of the data's spread around it); without, standard Gaussian values."""
     if X is not None:
         return constant_inputs(X, count, seed)
@@ -158,7 +158,7 @@ def default_constant_inputs(net: ImportedCNN, X: np.ndarray | None, seed: int,
 
 def jacobian_bounds(net: ImportedCNN, values: list[np.ndarray],
                     rtol: float = LOOSE_RANK_RTOL) -> list[JacobianBound]:
-    """:func:`numerics.imported.schatten_bound` at every constant input of ``values``."""
+    """:func:`cbn.numerics.imported.schatten_bound` at every constant input of ``values``."""
     return [schatten_bound(net, v, rtol) for v in values]
 
 
@@ -240,7 +240,8 @@ class Inspection:
                                "weights' norm of every network of this layout computing the "
                                "same function near that input",
                 "rank_sum": "sum of the constant-input Jacobian's ranks per output frequency "
-                            "(stride 1, no pooling: a LOWER bound on R0, THEORY.md 4)",
+                            "(stride 1, no pooling: a LOWER bound on R0, "
+                            "paper_notes/theory.md section 4)",
             },
         }
 

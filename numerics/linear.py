@@ -1,7 +1,7 @@
-"""Closed-form representation costs of linear circular CNNs (THEORY.md section 3).
+"""Closed-form representation costs of linear circular CNNs (paper_notes/theory.md section 3).
 
 For a linear translation-equivariant target with multipliers ``A(m)`` (shape
-``(*spatial, c_out, c_in)``, see :mod:`numerics.fourier`), hidden widths at least
+``(*spatial, c_out, c_in)``, see :mod:`cbn.numerics.fourier`), hidden widths at least
 ``max_m rank A(m)`` and depth ``L >= 1``:
 
 * scaled convention: ``R(A; L) = L sum_m sum_i s_i(A(m))^{2/L}``;
@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from numerics.fourier import (
+from cbn.numerics.fourier import (
     Convention,
     check_convention,
     filters_from_multipliers,
@@ -28,9 +28,10 @@ from numerics.fourier import (
     multipliers_from_filters,
     self_conjugate_mask,
 )
-from theory.expansion import expansion_coefficient_functions
+from cbn.theory.expansion import expansion_coefficient_functions
 
-#: Default relative rank threshold for closed forms (THEORY.md 7): singular values of an exactly
+#: Default relative rank threshold for closed forms (paper_notes/theory.md section 7): singular
+# values of an exactly
 #: rank-deficient block come out of the FFT at ~1e-15 relative, genuine ones of the targets we
 #: study are far above 1e-8.
 RANK_RTOL = 1e-8
@@ -101,7 +102,8 @@ def expansion_terms(
 ) -> tuple[float, ...]:
     """``(R0, R1, R2, ...)`` of ``R(A; L) = L R0 + R1 + R2 / L + ...``.
 
-    The per-singular-value coefficients come from :func:`theory.expansion.expansion_coefficients`
+    The per-singular-value coefficients come from
+    :func:`cbn.theory.expansion.expansion_coefficients`
     (sympy): ``R0 = sum_m rank A(m)``, ``R1 = 2 sum_m log|A(m)|_+``, ``R2 = 2 sum (log s)^2``,
     each times ``1/d`` in the plain convention.
     """

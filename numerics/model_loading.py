@@ -8,7 +8,7 @@
   ``arch = 'module:function'`` building the architecture the weights are loaded into (strictly:
   every key must match).
 
-Every problem is an :class:`~numerics.inputs.InputError` with one line.
+Every problem is an :class:`~cbn.numerics.inputs.InputError` with one line.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from numerics.inputs import InputError
-from numerics.targets.loading import import_attribute, is_attribute_spec
+from cbn.numerics.inputs import InputError
+from cbn.numerics.targets.loading import import_attribute, is_attribute_spec
 
 
 def _first_line(exc: Exception) -> str:

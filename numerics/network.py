@@ -1,6 +1,6 @@
-"""The circular CNN of THEORY.md section 2 in PyTorch (any device, float64 by default).
+"""The circular CNN of paper_notes/theory.md section 2 in PyTorch (any device, float64 by default).
 
-Conventions (identical to :mod:`numerics.fourier`)
+Conventions (identical to :mod:`cbn.numerics.fourier`)
 -------------------------------------------------
 * Signals are batches ``(N, c, *spatial)`` on ``G = Z_{d1} x ... x Z_{dk}`` (k = 1 or 2).
 * Layer ``l`` has a full-size filter ``W_l`` of shape ``(c_l, c_{l-1}, *grid_l)`` and a bias
@@ -13,7 +13,8 @@ Conventions (identical to :mod:`numerics.fourier`)
 Optional pieces
 ---------------
 * ``stride=s``: the first layer runs on the input grid and its activation is down-sampled,
-  ``a_1(p) <- a_1(s p)`` (:func:`numerics.fourier.downsample`); the middle layers run on the coarse
+  ``a_1(p) <- a_1(s p)`` (:func:`cbn.numerics.fourier.downsample`); the middle layers run on the
+  coarse
   grid; without a head, the last layer first up-samples by zero insertion (the adjoint of
   down-sampling: ``u(s p) = a(p)``, 0 elsewhere) and runs on the input grid again.
 * ``head_classes=K``: every convolution layer is followed by the activation, then global average
@@ -30,13 +31,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from numerics.fourier import (
+from cbn.numerics.fourier import (
     check_convention,
     filters_from_multipliers,
     multipliers_from_filters,
     scale_factor,
 )
-from numerics.weights import ACTIVATIONS
+from cbn.numerics.weights import ACTIVATIONS
 
 INIT_SCHEMES: tuple[str, ...] = ("gaussian", "orthogonal")
 
@@ -252,7 +253,7 @@ class CircularCNN(nn.Module):
         return total
 
     def to_numpy(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Convolution weights in the layout of :mod:`numerics.fourier` (float64 copies).
+        """Convolution weights in the layout of :mod:`cbn.numerics.fourier` (float64 copies).
 
         Returns
         -------

@@ -13,7 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from numerics.inputs import InputError
+from cbn.numerics.inputs import InputError
 
 
 def nearest_existing(path: Path) -> Path:

@@ -3,9 +3,10 @@
 The functions take the network as ``filters`` (list of ``L`` arrays, layer ``l`` of shape
 ``(c_l, c_{l-1}, *spatial)``) and ``biases`` (list of ``L`` arrays of shape ``(c_l,)``, or None for
 a bias-free network), so they apply alike to constructed networks
-(:func:`numerics.linear.minimal_norm_weights`) and trained ones (``CircularCNN.to_numpy()``).
+(:func:`cbn.numerics.linear.minimal_norm_weights`) and trained ones (``CircularCNN.to_numpy()``).
 
-The CBN picture (THEORY.md section 4): inside the bottleneck each frequency block ``M_l(m)`` has
+The CBN picture (paper_notes/theory.md section 4): inside the bottleneck each frequency block
+``M_l(m)`` has
 ``k_m`` singular values near 1 and the others near 0, and the activations are supported on the
 kept frequencies.
 """
@@ -16,17 +17,18 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from numerics.fourier import (
+from cbn.numerics.fourier import (
     FREQUENCY_TYPES,
     Convention,
     frequency_degrees,
     frequency_types,
 )
-from numerics.linear import singular_values
-from numerics.weights import Network
+from cbn.numerics.linear import singular_values
+from cbn.numerics.weights import Network
 
 #: Default split between "kept" and "dropped" singular values of a trained layer. Inside the
-#: bottleneck the kept ones are near 1 and the dropped ones are O(L^{-1/2}) (THEORY.md 4); 0.5
+#: bottleneck the kept ones are near 1 and the dropped ones are O(L^{-1/2})
+# (paper_notes/theory.md section 4); 0.5
 #: lies between the two for every depth we fit (L^{-1/2} <= 0.5 for L >= 4).
 NEAR_ONE_SPLIT = 0.5
 
@@ -38,7 +40,7 @@ def forward(
     activation: str = "relu",
     convention: Convention = "scaled",
 ) -> list[np.ndarray]:
-    """Every layer's output on a batch (:meth:`numerics.weights.Network.layer_outputs`).
+    """Every layer's output on a batch (:meth:`cbn.numerics.weights.Network.layer_outputs`).
 
     Parameters
     ----------

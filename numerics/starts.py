@@ -1,6 +1,6 @@
 """Start networks of a minimal-norm search: padded warm starts, closed forms, constructions.
 
-Every function returns a network that a search (:func:`numerics.search.min_norm_fit`) can
+Every function returns a network that a search (:func:`cbn.numerics.search.min_norm_fit`) can
 start from:
 
 * :func:`pad_to_depth`: a shallower network made deeper without changing its function (the
@@ -9,9 +9,9 @@ start from:
 * :func:`construction_network`: a target's explicit network (:meth:`Target.construction`);
 * :func:`perturbed_network`: a start moved off the exact zeros that gradients cannot leave.
 
-Networks travel as :class:`numerics.weights.Network` (NumPy) or
-:class:`numerics.network.CircularCNN` (the trainable form the search takes). torch is imported
-inside the functions that need it, so that importing :mod:`numerics.sweep` (and ``cbn``'s
+Networks travel as :class:`cbn.numerics.weights.Network` (NumPy) or
+:class:`cbn.numerics.network.CircularCNN` (the trainable form the search takes). torch is imported
+inside the functions that need it, so that importing :mod:`cbn.numerics.sweep` (and ``cbn``'s
 light commands) stays torch-free.
 """
 
@@ -23,14 +23,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from numerics.fourier import filters_from_multipliers, scale_factor
-from numerics.linear import RANK_RTOL, minimal_norm_weights
-from numerics.weights import Network
+from cbn.numerics.fourier import filters_from_multipliers, scale_factor
+from cbn.numerics.linear import RANK_RTOL, minimal_norm_weights
+from cbn.numerics.weights import Network
 
 if TYPE_CHECKING:
     import torch
 
-    from numerics.network import CircularCNN
+    from cbn.numerics.network import CircularCNN
 
 
 def _identity_filter(channels: int, grid: tuple[int, ...], convention: str) -> np.ndarray:
@@ -84,7 +84,7 @@ def pad_to_depth(
     """
     import torch
 
-    from numerics.network import CircularCNN
+    from cbn.numerics.network import CircularCNN
 
     extra = depth - net.depth
     if extra < 0:
@@ -147,7 +147,7 @@ def linear_closed_form_init(
 ) -> CircularCNN:
     """Linear (identity-activation, bias-free) network attaining ``R(A; L)`` exactly.
 
-    Built from :func:`numerics.linear.minimal_norm_weights`; multipliers of shape
+    Built from :func:`cbn.numerics.linear.minimal_norm_weights`; multipliers of shape
     ``(*spatial, c_out, c_in)``; ``dtype`` None means float64.
     """
     filters = minimal_norm_weights(multipliers, depth, widths, convention)
@@ -156,7 +156,7 @@ def linear_closed_form_init(
 
 def construction_network(target, depth: int, width: int, X: np.ndarray | None = None) -> Network:
     """The target's explicit network at ``depth`` with hidden layers of ``width`` channels
-    (:meth:`numerics.targets.Target.construction`; its norm is an UPPER bound on the cost).
+    (:meth:`cbn.numerics.targets.Target.construction`; its norm is an UPPER bound on the cost).
 
     Parameters
     ----------
@@ -192,7 +192,7 @@ def perturb_filters(filters: Sequence[np.ndarray], scale: float, seed: int) -> l
 def perturbed_network(filters: Sequence[np.ndarray], biases: Sequence[np.ndarray] | None,
                       scale: float, seed: int, activation: str = "relu",
                       convention: str = "scaled") -> CircularCNN:
-    """The :class:`numerics.network.CircularCNN` with filters :func:`perturb_filters` and the
+    """The :class:`cbn.numerics.network.CircularCNN` with filters :func:`perturb_filters` and the
     given biases (None: a network without biases): a perturbed start for the engine."""
     return Network(perturb_filters(filters, scale, seed), biases, activation,
                    convention).to_torch()

@@ -8,14 +8,14 @@ Layout of a store folder (default ``./cbn-results``)::
 
 ``key`` is the SHA-256 of the canonical JSON of the configuration together with the package
 version (``importlib.metadata.version("cbn-toolkit")``), the fingerprint of the numerical code
-(:func:`numerics.fingerprint.code_fingerprint`: the sources of ``numerics`` and ``theory``; an
+(:func:`cbn.numerics.fingerprint.code_fingerprint`: the sources of ``numerics`` and ``theory``; an
 editable install keeps its version number while the code changes) and ``sources``, a digest of
 any further code the record depends on that its caller passes (the figure recipes:
-:mod:`figures.recipe_runner`; ``numerics`` does not import the layers above it). So any change of
-target, domain, sizes, depth, seed, convention, solver settings or code gives a new key.
+:mod:`cbn.figures.recipe_runner`; ``numerics`` does not import the layers above it). So any
+change of target, domain, sizes, depth, seed, convention, solver settings or code gives a new key.
 Entries named ``location`` (anywhere in the configuration) say where an input lives, not what
 it is, and are left out of the key: a sweep puts the content of such inputs in the configuration
-as hashes (``numerics.sweep``), so a file moved to another folder keeps its records and an
+as hashes (``cbn.numerics.sweep``), so a file moved to another folder keeps its records and an
 edited one gets new ones.
 
 Writes are atomic: each file is written to a temporary name in the same folder, flushed,
@@ -45,9 +45,9 @@ from typing import Any
 
 import numpy as np
 
-from numerics.fingerprint import code_fingerprint
-from numerics.inputs import InputError
-from numerics.paths import check_writable_folder
+from cbn.numerics.fingerprint import code_fingerprint
+from cbn.numerics.inputs import InputError
+from cbn.numerics.paths import check_writable_folder
 
 DEFAULT_STORE = "cbn-results"
 FORMAT = 1
@@ -65,7 +65,7 @@ def check_store_folder(path: str | os.PathLike, option: str = "--store") -> Path
 
     A store folder is new, or an existing folder that holds nothing but store entries (records,
     temporary files, ``corrupt/``, hidden files), and that accepts new files
-    (:func:`numerics.paths.check_writable_folder`). Nothing is created.
+    (:func:`cbn.numerics.paths.check_writable_folder`). Nothing is created.
     """
     folder = check_writable_folder(path, option)
     if folder.is_dir():
@@ -106,7 +106,7 @@ def _identity(value: Any) -> Any:
 def config_key(config: dict, sources: str = "") -> str:
     """SHA-256 hex digest identifying ``config`` (without its :data:`LOCATION` entries) plus
     the package version, the code fingerprint and ``sources`` (a digest of the caller's own
-    code the record depends on, :func:`numerics.fingerprint.source_digest`; empty for none)."""
+    code the record depends on, :func:`cbn.numerics.fingerprint.source_digest`; empty for none)."""
     payload = canonical_json({"config": _identity(config), "package_version": package_version(),
                               "code": code_fingerprint(), "sources": sources})
     return hashlib.sha256(payload.encode()).hexdigest()

@@ -2,10 +2,11 @@
 
 Flow: :class:`SweepSpec` -> one JSON-able run configuration per (depth, seed)
 (:func:`run_configs`) -> :func:`execute` runs the missing ones on an executor and stores each as
-soon as it finishes (:mod:`numerics.store`) -> :func:`summarize` keeps the best run per depth,
-fits ``L R0 + R1 (+ R2/L)`` (:mod:`numerics.fitting`) and compares with the bounds.
+soon as it finishes (:mod:`cbn.numerics.store`) -> :func:`summarize` keeps the best run per depth,
+fits ``L R0 + R1 (+ R2/L)`` (:mod:`cbn.numerics.fitting`) and compares with the bounds.
 
-Bound labels (THEORY.md 7): a trained network's norm is an UPPER bound on ``R(f; Omega, L)``;
+Bound labels (paper_notes/theory.md section 7): a trained network's norm is an UPPER bound on ``R(f;
+Omega, L)``;
 closed-form costs of linear targets are EXACT; ranks of constant-input Jacobians of the target
 give a LOWER bound on ``R0`` for the target prescribed on an open set around those inputs; a
 known factorisation gives an UPPER bound on ``R0``.
@@ -24,27 +25,27 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from numerics.bounds import LOOSE_RANK_RTOL, bottleneck_terms, jacobian_blocks_fd
-from numerics.diagnosis import diagnose
-from numerics.executor import SerialExecutor
-from numerics.fitting import fit_depth_scaling
-from numerics.fourier import multipliers_from_filters
-from numerics.guards import above, diverged_depths, padded_bounds
-from numerics.inputs import InputError
-from numerics.linear import expansion_terms, ranks_per_frequency, representation_cost
-from numerics.search import Architecture, SearchSettings, Start, best_run, min_norm_fit
-from numerics.spectra import NEAR_ONE_SPLIT, near_one_counts, weight_spectra
-from numerics.starts import construction_network, pad_to_depth, perturbed_network
-from numerics.store import LOCATION, ResultStore, StoredRecord
-from numerics.targets import LinearTarget, Target, get_target
-from numerics.targets.detect import DetectedLinearTarget, with_detected_linearity
-from numerics.weights import Network
+from cbn.numerics.bounds import LOOSE_RANK_RTOL, bottleneck_terms, jacobian_blocks_fd
+from cbn.numerics.diagnosis import diagnose
+from cbn.numerics.executor import SerialExecutor
+from cbn.numerics.fitting import fit_depth_scaling
+from cbn.numerics.fourier import multipliers_from_filters
+from cbn.numerics.guards import above, diverged_depths, padded_bounds
+from cbn.numerics.inputs import InputError
+from cbn.numerics.linear import expansion_terms, ranks_per_frequency, representation_cost
+from cbn.numerics.search import Architecture, SearchSettings, Start, best_run, min_norm_fit
+from cbn.numerics.spectra import NEAR_ONE_SPLIT, near_one_counts, weight_spectra
+from cbn.numerics.starts import construction_network, pad_to_depth, perturbed_network
+from cbn.numerics.store import LOCATION, ResultStore, StoredRecord
+from cbn.numerics.targets import LinearTarget, Target, get_target
+from cbn.numerics.targets.detect import DetectedLinearTarget, with_detected_linearity
+from cbn.numerics.weights import Network
 
 UPPER = "upper bound on R(f; Omega, L): norm of a trained network that fits the data"
 EXACT = "exact (closed form)"
 LOWER_R0 = ("lower bound on R0: sum of ranks of the target's constant-input Jacobian blocks "
             "(valid for the target prescribed on an open set around those inputs)")
-UPPER_R0 = "upper bound on R0: dimension of a known factorisation (THEORY.md 4)"
+UPPER_R0 = "upper bound on R0: dimension of a known factorisation (paper_notes/theory.md section 4)"
 FIT = "least-squares estimate from the best norm per depth (themselves upper bounds)"
 
 def _file_sha256(path: Path) -> str:
@@ -56,7 +57,7 @@ def pin_target(target: dict) -> dict:
 
     ``{"spec": "path/to/file.py:attr", ...}`` becomes ``{"spec": "file.py:attr",
     "source_sha256": <SHA-256 of the file>, "location": "/absolute/path/to/file.py", ...}``:
-    the store key (which leaves out ``location``, :mod:`numerics.store`) then changes when the
+    the store key (which leaves out ``location``, :mod:`cbn.numerics.store`) then changes when the
     file is edited and not when it moves, and a relative and an absolute path give the same
     key. Other targets (and an already pinned one) are returned unchanged.
 
@@ -79,9 +80,10 @@ def target_from_config(target: dict) -> Target:
     """Build the target of a run configuration: ``{"spec": ..., "params": {...}}`` (a registered
     name, entry point, ``module:function`` or a file target, pinned or not: :func:`pin_target`)
     or ``{"filter": nested list, "convention": ...}`` (the linear operator ``x -> W * x`` of a
-    filter, THEORY.md 3). A target that declares no multipliers but is linear and
+    filter, paper_notes/theory.md section 3). A target that declares no multipliers but is linear
+    and
     shift-equivariant to round-off comes back as a
-    :class:`numerics.targets.detect.DetectedLinearTarget` with its exact multipliers.
+    :class:`cbn.numerics.targets.detect.DetectedLinearTarget` with its exact multipliers.
 
     Raises
     ------
@@ -127,18 +129,18 @@ def data_sha256(X: np.ndarray, Y: np.ndarray) -> str:
 class SweepSpec:
     """Everything that defines a sweep (all of it enters every run's store key).
 
-    ``settings``: the search's settings (:class:`numerics.search.SearchSettings`), whole in
+    ``settings``: the search's settings (:class:`cbn.numerics.search.SearchSettings`), whole in
     every run's key; ``settings.residual_rtol`` says when a run fits the data
     (``||f_theta(X) - Y|| / ||Y|| <= residual_rtol``; the engine's own ``converged`` also asks
     for a tiny KKT gradient, which runs at the minimum to 1e-12 often miss).
-    ``start`` (:class:`numerics.search.Start`, its kind and noise): ``"ladder"`` (default: the
+    ``start`` (:class:`cbn.numerics.search.Start`, its kind and noise): ``"ladder"`` (default: the
     depths run in increasing order and depth ``L`` starts from the same seed's depth-``L_prev``
-    network padded by ``numerics.starts.pad_to_depth`` with the data projector, exact on the
+    network padded by ``cbn.numerics.starts.pad_to_depth`` with the data projector, exact on the
     samples; see :func:`execute_ladder`), ``"random"`` (every run from a seeded random network)
-    or ``"construction"`` (start from :func:`numerics.starts.construction_network`; the seed
+    or ``"construction"`` (start from :func:`cbn.numerics.starts.construction_network`; the seed
     then only matters through the noise). ``start.noise`` is the relative size of a seeded
     Gaussian perturbation of a construction or ladder start's filters (see
-    :func:`numerics.starts.perturb_filters`; 0: none). A start with exact zeros (the
+    :func:`cbn.numerics.starts.perturb_filters`; 0: none). A start with exact zeros (the
     construction's dropped frequencies, its zero-padded channels) sits on a set that gradients
     cannot leave: the perturbation lets the search use them, so what stays near 0 was dropped by
     the search.
@@ -248,12 +250,12 @@ def run_min_norm(config: dict) -> tuple[dict, dict[str, np.ndarray]]:
 def _run_min_norm(config: dict) -> tuple:
     """The fit(s) of :func:`run_min_norm`: ``(kept result, every attempt, guard)``.
 
-    Every attempt is one run of :func:`numerics.search.min_norm_fit`'s restart loop; the
+    Every attempt is one run of :func:`cbn.numerics.search.min_norm_fit`'s restart loop; the
     attempts are summaries (``MinNormResult.restarts``). A random start with
     ``start_attempts = A`` runs up to ``A`` restarts until one fits, seeded ``seed * A + a``
     (seeds never share a start; ``A = 1``: the seed itself, with ``settings.restarts`` runs).
     ``guard`` (None unless it fired) records a warm start that fitted the data and a search
-    that ended above it by more than ``numerics.guards.GUARD_RTOL``: the run is then retried
+    that ended above it by more than ``cbn.numerics.guards.GUARD_RTOL``: the run is then retried
     from ``guard_attempts`` random starts, seeded apart from every seed's own (negative
     seeds ``-1 - (seed * R + a)``, ``a = R - 1 .. 0``), and the least norm that fits is kept.
     """
@@ -268,13 +270,13 @@ def _run_min_norm(config: dict) -> tuple:
                                         convention=config["convention"], bias=config["bias"])
     init = None
     if config.get("init") == "construction":
-        from numerics.network import CircularCNN
+        from cbn.numerics.network import CircularCNN
 
         net = construction_network(target, depth, config["width"], X)
         init = CircularCNN.from_numpy(net.filters, net.biases, activation=config["activation"],
                                       convention=config["convention"])
     elif config.get("init") == "ladder" and config.get("ladder_from") is not None:
-        from numerics.network import CircularCNN
+        from cbn.numerics.network import CircularCNN
 
         prev = config["ladder_from"]
         # a bias-free run stores zero biases; rebuilding them would give the start biases
@@ -291,7 +293,7 @@ def _run_min_norm(config: dict) -> tuple:
                                  config["start_noise"], config["seed"], config["activation"],
                                  config["convention"])
     rtol = settings.residual_rtol
-    # an unperturbed warm start that fits the data is an upper bound in hand (numerics.guards)
+    # an unperturbed warm start that fits the data is an upper bound in hand (cbn.numerics.guards)
     bound = None
     if init is not None and not config.get("start_noise"):
         with torch.no_grad():
@@ -372,7 +374,7 @@ def execute_ladder(
 
     Rungs (the requested depths, in increasing order): seed ``s`` at depth ``L`` starts from
     its most recent shallower run of depth >= 2 whose ``residual_rel <= spec.residual_rtol``,
-    padded to ``L`` by ``numerics.starts.pad_to_depth`` with the data projector (exact on the
+    padded to ``L`` by ``cbn.numerics.starts.pad_to_depth`` with the data projector (exact on the
     samples), tried once (``start_attempts = 1``). Without such a run (the smallest depth, or
     every earlier rung of that seed missed the data) the run starts at random with
     ``spec.ladder_restarts`` starts. The start's weights and the attempts are part of the run

@@ -1,4 +1,4 @@
-"""Read a plain PyTorch CNN into an :class:`~numerics.imported.ImportedCNN`, exactly.
+"""Read a plain PyTorch CNN into an :class:`~cbn.numerics.imported.ImportedCNN`, exactly.
 
 Supported: a chain (``nn.Sequential`` or any module whose ``forward`` traces with
 ``torch.fx`` to a chain) of ``nn.Conv1d`` / ``nn.Conv2d`` (``padding_mode='circular'`` unless
@@ -6,7 +6,7 @@ the padding is 0, ``dilation=1``, ``groups=1``, the same stride ``s`` on every a
 most the grid, padding such that the output grid is ``n / s``), ``nn.ReLU`` / ``F.relu`` /
 ``nn.Identity`` after a convolution, then optionally global average pooling
 (``nn.AdaptiveAvgPool{1,2}d(1)``, ``x.mean(spatial dims)``), ``nn.Flatten`` and one final
-``nn.Linear``. Anything else is an :class:`~numerics.inputs.InputError` naming the layer.
+``nn.Linear``. Anything else is an :class:`~cbn.numerics.inputs.InputError` naming the layer.
 
 The conversion (derived here, tested pixel by pixel against the module's forward pass)
 -------------------------------------------------------------------------------------
@@ -35,9 +35,9 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from numerics.fourier import Convention, check_convention, scale_factor
-from numerics.imported import ConvLayer, ImportedCNN, LinearHead
-from numerics.inputs import InputError
+from cbn.numerics.fourier import Convention, check_convention, scale_factor
+from cbn.numerics.imported import ConvLayer, ImportedCNN, LinearHead
+from cbn.numerics.inputs import InputError
 
 RELU_FUNCTIONS = (F.relu, torch.relu)
 POOL_MODULES = (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d)
@@ -241,7 +241,7 @@ def check_conversion(model: nn.Module, net: ImportedCNN, X: np.ndarray) -> float
     """Run the module (a float64 copy) and the converted network on ``X``; return the largest
     deviation relative to the output's max. Raises :class:`InputError` above
     :data:`CONVERSION_RTOL` or when the module fails on inputs of the grid."""
-    from numerics.imported import forward
+    from cbn.numerics.imported import forward
 
     double = copy.deepcopy(model).to("cpu", torch.float64).eval()
     try:
@@ -269,7 +269,7 @@ def export_network(filters: Sequence[np.ndarray], biases: Sequence[np.ndarray] |
     Every layer becomes ``nn.Conv{1,2}d`` with a full-size kernel, ``padding='same'``,
     ``padding_mode='circular'`` and the kernel :func:`flip_shift` of the filter (times
     ``d^{-1/2}`` in the scaled convention); ``activation`` ('relu' or 'identity') follows every
-    layer but the last, as in :class:`numerics.network.CircularCNN`.
+    layer but the last, as in :class:`cbn.numerics.network.CircularCNN`.
     """
     check_convention(convention)
     biases = [None] * len(filters) if biases is None else list(biases)

@@ -1,10 +1,11 @@
 """A circular CNN as a NumPy value: filters, biases, activation, convention, optional head.
 
 The one exchange format of a network between bounds, spectra, constructions, starts, the store
-and the figures (THEORY.md section 2); :class:`numerics.network.CircularCNN` is its trainable
+and the figures (paper_notes/theory.md section 2); :class:`cbn.numerics.network.CircularCNN` is its
+trainable
 PyTorch form (:meth:`Network.to_torch`, :meth:`Network.from_torch`).
 
-Conventions (identical to :mod:`numerics.fourier` and :mod:`numerics.network`)
+Conventions (identical to :mod:`cbn.numerics.fourier` and :mod:`cbn.numerics.network`)
 -----------------------------------------------------------------------------
 * Layer ``l`` (0-based) has a full-size filter ``W_l`` of shape ``(c_{l+1}, c_l, *grid_l)``
   and a per-channel bias ``b_l`` of shape ``(c_{l+1},)`` (constant over pixels).
@@ -26,8 +27,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numerics.fourier import check_convention, circular_conv, downsample, multipliers_from_filters
-from numerics.inputs import InputError
+from cbn.numerics.fourier import (
+    check_convention,
+    circular_conv,
+    downsample,
+    multipliers_from_filters,
+)
+from cbn.numerics.inputs import InputError
 
 ACTIVATIONS: tuple[str, ...] = ("relu", "identity")
 
@@ -224,7 +230,7 @@ class Network:
         return cls(filters, biases, activation, convention, head, stride)
 
     def to_torch(self, dtype=None, device="cpu"):
-        """The :class:`numerics.network.CircularCNN` with these weights (float64 by default).
+        """The :class:`cbn.numerics.network.CircularCNN` with these weights (float64 by default).
 
         Raises
         ------
@@ -232,9 +238,9 @@ class Network:
             If the head has a bias and the convolutions have none (or the reverse): the torch
             network has one bias switch for all layers.
         """
-        import torch  # the NumPy value stays importable without torch (numerics.targets)
+        import torch  # the NumPy value stays importable without torch (cbn.numerics.targets)
 
-        from numerics.network import CircularCNN
+        from cbn.numerics.network import CircularCNN
 
         return CircularCNN.from_numpy(
             self.filters, self.biases, activation=self.activation, convention=self.convention,
@@ -243,7 +249,8 @@ class Network:
 
     @classmethod
     def from_torch(cls, net) -> Network:
-        """Float64 copy of a :class:`numerics.network.CircularCNN` (biases None without them)."""
+        """Float64 copy of a :class:`cbn.numerics.network.CircularCNN` (biases None without
+        them)."""
         filters, biases = net.to_numpy()
         head = None
         if net.head is not None:

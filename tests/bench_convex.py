@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-from numerics.benchmarks.convex import instance, naive_cvxpy
-from numerics.convex.interpolation import interpolate
+from cbn.numerics.benchmarks.convex import instance, naive_cvxpy
+from cbn.numerics.convex.interpolation import interpolate
 
 D, CHANNELS, SAMPLES = 64, 16, 8
 

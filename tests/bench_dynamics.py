@@ -1,4 +1,4 @@
-"""Benchmarks of numerics.dynamics (run: pytest -m bench tests/bench_dynamics.py -s).
+"""Benchmarks of cbn.numerics.dynamics (run: pytest -m bench tests/bench_dynamics.py -s).
 
 1. One CNN loss+gradient evaluation through FFTs vs the same loss and gradient through dense
    circulant matrices (the baseline; the two are also compared for agreement).
@@ -12,10 +12,10 @@ import time
 import numpy as np
 import pytest
 
-import numerics.checks.dynamics as checks
-from numerics.dynamics.init import random_start
-from numerics.dynamics.models import CircularCNN, correlation_loss
-from numerics.fourier import dense_operator
+import cbn.numerics.checks.dynamics as checks
+from cbn.numerics.dynamics.init import random_start
+from cbn.numerics.dynamics.models import CircularCNN, correlation_loss
+from cbn.numerics.fourier import dense_operator
 
 
 def _dense_loss_and_grad(model: CircularCNN, theta, sigma_yx):

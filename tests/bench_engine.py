@@ -3,11 +3,11 @@
 1. Minimal-norm search against the naive protocol on a linear target (1-D, d = 16, 8 channels,
    depth 6, 256 samples): the naive protocol is a spatial circular convolution (torch
    ``conv1d`` after circular padding, full-size filters) trained with Adam and
-   ``weight_decay``; ours is :func:`numerics.search.min_norm_fit`. Both report the gap
+   ``weight_decay``; ours is :func:`cbn.numerics.search.min_norm_fit`. Both report the gap
    ``(||theta||^2 - R) / R`` to the exact closed form ``R`` and the residual
    ``max|f(X) - Y| / max|Y|``; a protocol "reaches 1e-3" when both are ``<= 1e-3`` (ours is
    checked after each augmented-Lagrangian step, the naive one every 0.5 s).
-2. Forward + backward throughput of :class:`numerics.network.CircularCNN` at MNIST size
+2. Forward + backward throughput of :class:`cbn.numerics.network.CircularCNN` at MNIST size
    (28 x 28, 32 channels, depth 8, ReLU, batch 1024) in float32 and float64 on this machine,
    with a FLOP count, a byte count and the fraction of a nominal peak.
 """
@@ -22,12 +22,12 @@ import numpy as np
 import pytest
 import torch
 
-from numerics.benchmarks.engine import linear_target, naive_conv, run_naive
-from numerics.benchmarks.throughput import engine_flops
-from numerics.fourier import circular_conv, multipliers_from_filters
-from numerics.linear import representation_cost
-from numerics.network import CircularCNN
-from numerics.search import Architecture, SearchSettings, Start, min_norm_fit
+from cbn.numerics.benchmarks.engine import linear_target, naive_conv, run_naive
+from cbn.numerics.benchmarks.throughput import engine_flops
+from cbn.numerics.fourier import circular_conv, multipliers_from_filters
+from cbn.numerics.linear import representation_cost
+from cbn.numerics.network import CircularCNN
+from cbn.numerics.search import Architecture, SearchSettings, Start, min_norm_fit
 
 pytestmark = pytest.mark.bench
 

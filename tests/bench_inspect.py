@@ -18,10 +18,10 @@ import pytest
 import torch
 from torch import nn
 
-from numerics.fourier import dense_operator
-from numerics.inspection import inspect_network, layer_spectra
-from numerics.spectra import weight_spectra
-from numerics.torch_import import import_model
+from cbn.numerics.fourier import dense_operator
+from cbn.numerics.inspection import inspect_network, layer_spectra
+from cbn.numerics.spectra import weight_spectra
+from cbn.numerics.torch_import import import_model
 
 #: Memory bound of the goal: 16 layers of multipliers (64 MB each) never need to be held at
 #: once; 1.5 GB leaves room for one layer's FFT, SVD workspace and the converted filters.

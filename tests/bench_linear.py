@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from numerics.benchmarks.linear import dense_cost
-from numerics.benchmarks.result import best_time
-from numerics.linear import analyze_linear_filter
+from cbn.numerics.benchmarks.linear import dense_cost
+from cbn.numerics.benchmarks.result import best_time
+from cbn.numerics.linear import analyze_linear_filter
 
 
 @pytest.mark.bench

@@ -1,9 +1,9 @@
 """Benchmark: the quick ``linear_cost_depth`` figure from a fresh store, before and after the
 depth-2 multiplier start, in one process.
 
-"Before" is the search with least-squares multipliers at every depth (``numerics.search.fit.
+"Before" is the search with least-squares multipliers at every depth (``cbn.numerics.search.fit.
 starts_from_zero_multipliers`` patched to False), "after" the default (zero multipliers for
-linear depth-2 fits). Both render the figure through :func:`figures.recipe_runner.run_recipe`
+linear depth-2 fits). Both render the figure through :func:`cbn.figures.recipe_runner.run_recipe`
 into their own empty store; the verdict must be the same ("agrees").
 
 Run: ``OMP_NUM_THREADS=1 pytest -m bench tests/bench_linear_figure.py -s``.
@@ -15,9 +15,9 @@ import time
 
 import pytest
 
-import figures.recipe_runner as runner
-import numerics.search.fit as minnorm
-from numerics.store import ResultStore
+import cbn.figures.recipe_runner as runner
+import cbn.numerics.search.fit as minnorm
+from cbn.numerics.store import ResultStore
 
 pytestmark = pytest.mark.bench
 

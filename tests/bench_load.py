@@ -37,7 +37,7 @@ def _measure(job: str, folder) -> tuple[float, float]:
         ["--store", str(folder / "store")] if has_store else [])
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "figures.cli", *args],
+    done = subprocess.run([sys.executable, "-m", "cbn.figures.cli", *args],
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     wall = time.perf_counter() - start

@@ -8,8 +8,8 @@ import math
 
 import pytest
 
-from figures.commands.bench import table
-from numerics.benchmarks import BENCHMARKS, run_benchmark
+from cbn.figures.commands.bench import table
+from cbn.numerics.benchmarks import BENCHMARKS, run_benchmark
 
 pytestmark = pytest.mark.bench
 

@@ -25,7 +25,7 @@ def test_sweep_then_store(tmp_path):
     depths = os.environ.get("CBN_BENCH_DEPTHS", "2,3,4,5,6,7,8,9,10,11,12")
     target = os.environ.get("CBN_BENCH_TARGET", "lowpass")
     extra = shlex.split(os.environ.get("CBN_BENCH_ARGS", "--param channels=8"))
-    cmd = [sys.executable, "-m", "figures.cli", "fit", target, "--param", "spatial=[16]",
+    cmd = [sys.executable, "-m", "cbn.figures.cli", "fit", target, "--param", "spatial=[16]",
            "--depths", depths, "--seeds", "3", "--samples", "128", "--width", "8",
            "--workers", "2", "--store", str(tmp_path / "store"), "--json", "--quiet", *extra]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from numerics.data import load_digits, make_mnist1d
-from numerics.targets import get_target, list_targets, validate_target
+from cbn.numerics.data import load_digits, make_mnist1d
+from cbn.numerics.targets import get_target, list_targets, validate_target
 
 NEEDS_MNIST = {"mnist0_ae", "mnist_classifier"}
 

@@ -13,7 +13,7 @@ import os
 import numpy as np
 import pytest
 
-import numerics  # noqa: F401  (imported before torch: it sets the OpenMP wait policy)
+import cbn.numerics  # noqa: F401  (imported before torch: it sets the OpenMP wait policy)
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     import torch

@@ -5,9 +5,10 @@ The DFT of an integer filter on ``Z_{d1} x ... x Z_{dk}`` has entries in ``Q(zet
 algebraic-number domain), so per-frequency ranks are exact integers, and the singular values
 are square roots of the roots of an exactly known characteristic polynomial, evaluated here to
 ``digits`` significant digits with mpmath. These are the ground truth for the float64 path of
-:mod:`numerics.linear`.
+:mod:`cbn.numerics.linear`.
 
-Conventions are those of THEORY.md section 1: DFT ``x^(m) = sum_p x(p) exp(-2 pi i <m,p>/d)``;
+Conventions are those of paper_notes/theory.md section 1: DFT ``x^(m) = sum_p x(p) exp(-2 pi i
+<m,p>/d)``;
 scaled multipliers ``M(m) = d^{-1/2} W^(m)``, plain ``M(m) = W^(m)``.
 """
 

@@ -3,7 +3,8 @@
 For one singular value ``s > 0`` the depth-``L`` cost is ``L s^{2/L} = L exp((2/L) log s)``.
 Writing ``t = log s`` and ``eps = 1/L`` this is ``exp(2 eps t) / eps``; its Laurent series in
 ``eps`` gives ``L s^{2/L} = sum_k c_k(t) L^{1-k}``. Summed over singular values and frequencies,
-``c_0`` yields ``R0`` (the rank), ``c_1`` yields ``R1`` and ``c_2`` yields ``R2`` (THEORY.md 3).
+``c_0`` yields ``R0`` (the rank), ``c_1`` yields ``R1`` and ``c_2`` yields ``R2``
+(paper_notes/theory.md section 3).
 
 Nothing here is typed in by hand: the coefficients come from :func:`sympy.series`.
 """

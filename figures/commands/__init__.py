@@ -1,6 +1,6 @@
 """One module per ``cbn`` subcommand: ``add_arguments(parser)``, ``run(args) -> int`` and,
 where the command writes a folder when ``--out`` is not given, ``default_out(args)``.
 
-The command names and their one-line help live in :data:`figures.cli.COMMANDS`, so that
+The command names and their one-line help live in :data:`cbn.figures.cli.COMMANDS`, so that
 ``cbn --help`` lists them without importing any of these modules.
 """

@@ -19,18 +19,18 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from figures.cli import print_json, write_json_file  # noqa: E402
-from figures.commands.fit import (  # noqa: E402
+from cbn.figures.cli import print_json, write_json_file  # noqa: E402
+from cbn.figures.commands.fit import (  # noqa: E402
     add_sweep_arguments,
     print_summary,
     run_sweep,
     spec_from_args,
 )
-from figures.files import write_folder_atomically  # noqa: E402
-from numerics.spectra import activation_energy, weight_spectra  # noqa: E402
-from numerics.store import ResultStore  # noqa: E402
-from numerics.sweep import target_from_config  # noqa: E402
-from numerics.weights import Network  # noqa: E402
+from cbn.figures.files import write_folder_atomically  # noqa: E402
+from cbn.numerics.spectra import activation_energy, weight_spectra  # noqa: E402
+from cbn.numerics.store import ResultStore  # noqa: E402
+from cbn.numerics.sweep import target_from_config  # noqa: E402
+from cbn.numerics.weights import Network  # noqa: E402
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from figures.cli import add_common_options, print_json, write_json_file
-from figures.files import write_text_atomic
-from numerics.benchmarks import BENCHMARKS, BenchResult, machine_note, run_benchmark
-from numerics.inputs import InputError
+from cbn.figures.cli import add_common_options, print_json, write_json_file
+from cbn.figures.files import write_text_atomic
+from cbn.numerics.benchmarks import BENCHMARKS, BenchResult, machine_note, run_benchmark
+from cbn.numerics.inputs import InputError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -9,10 +9,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from figures.check_report import environment, run_checks, summary_line, write_report
-from figures.cli import add_common_options, print_json
-from numerics.inputs import InputError
-from theory.claims import select_claims
+from cbn.figures.check_report import environment, run_checks, summary_line, write_report
+from cbn.figures.cli import add_common_options, print_json
+from cbn.numerics.inputs import InputError
+from cbn.theory.claims import select_claims
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,12 +7,12 @@ import sys
 
 import numpy as np
 
-from figures.cli import add_common_options, print_json, write_json_file
-from numerics.convex.interpolation import METHODS, interpolate
-from numerics.convex.margin import max_margin
-from numerics.convex.relu2 import BIAS_MODES, relu2_circular, relu2_fc
-from numerics.convex.solver import SOLVERS, ConvexSolveError, InfeasibleDataError
-from numerics.inputs import Data, InputError, load_data
+from cbn.figures.cli import add_common_options, print_json, write_json_file
+from cbn.numerics.convex.interpolation import METHODS, interpolate
+from cbn.numerics.convex.margin import max_margin
+from cbn.numerics.convex.relu2 import BIAS_MODES, relu2_circular, relu2_fc
+from cbn.numerics.convex.solver import SOLVERS, ConvexSolveError, InfeasibleDataError
+from cbn.numerics.inputs import Data, InputError, load_data
 
 PROGRAMS: tuple[str, ...] = ("interpolate", "margin", "relu2", "relu2-circular")
 EXIT_SOLVER_FAILED = 1

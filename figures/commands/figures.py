@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from figures.cli import add_common_options, print_json
-from figures.recipe_runner import recipe_module, run_recipe
-from figures.recipes import RECIPES
-from numerics.inputs import InputError
-from numerics.store import DEFAULT_STORE, ResultStore
+from cbn.figures.cli import add_common_options, print_json
+from cbn.figures.recipe_runner import recipe_module, run_recipe
+from cbn.figures.recipes import RECIPES
+from cbn.numerics.inputs import InputError
+from cbn.numerics.store import DEFAULT_STORE, ResultStore
 
 
 def add_figure_options(parser: argparse.ArgumentParser) -> None:

@@ -4,7 +4,7 @@ fit of ``L R0 + R1 (+ R2/L)``, with bounds and consistency flags.
 Runs are stored in ``--store`` (default ``./cbn-results``) keyed by their full configuration:
 a second call reuses them, an interrupted call resumes. By default (``--init ladder``) the depths
 run in increasing order, each seed's run warm-started from its previous depth's network
-(:func:`numerics.sweep.execute_ladder`); ``--init random`` starts every run at random.
+(:func:`cbn.numerics.sweep.execute_ladder`); ``--init random`` starts every run at random.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ import argparse
 import json
 import sys
 
-from figures.cli import add_common_options, print_json, write_json_file
-from numerics.executor import make_executor
-from numerics.inputs import InputError, check_depths, load_filter
-from numerics.search import KINDS, SearchSettings, Start
-from numerics.starts import construction_network
-from numerics.store import DEFAULT_STORE, ResultStore
-from numerics.sweep import SweepSpec, execute_sweep, summarize, target_from_config
-from numerics.targets import validate_target
+from cbn.figures.cli import add_common_options, print_json, write_json_file
+from cbn.numerics.executor import make_executor
+from cbn.numerics.inputs import InputError, check_depths, load_filter
+from cbn.numerics.search import KINDS, SearchSettings, Start
+from cbn.numerics.starts import construction_network
+from cbn.numerics.store import DEFAULT_STORE, ResultStore
+from cbn.numerics.sweep import SweepSpec, execute_sweep, summarize, target_from_config
+from cbn.numerics.targets import validate_target
 
 
 def _depths(text: str) -> list[int]:

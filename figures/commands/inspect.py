@@ -2,7 +2,7 @@
 
 MODEL is ``module:function`` / ``file.py:function`` returning an ``nn.Module``, or a
 ``torch.save`` file (a full model, or a state dict with ``--arch module:function``); see
-:mod:`numerics.model_loading` and, for what is read and how, :mod:`numerics.torch_import`.
+:mod:`cbn.numerics.model_loading` and, for what is read and how, :mod:`cbn.numerics.torch_import`.
 The model and the inputs are validated fully, and the converted network is checked against the
 module's own forward pass, before anything is written; the folder (``--out``, default
 ``cbn-inspect-<model>``) is built in a temporary folder and moved into place at the end:
@@ -18,16 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-from figures.cli import add_common_options, print_json, write_json_file
-from figures.files import jsonable, write_folder_atomically
-from figures.plotting import save, subplots
-from numerics.data import DATASETS, load_dataset
-from numerics.fourier import frequency_degrees
-from numerics.inputs import InputError, load_data
-from numerics.inspection import Inspection, inspect_network
-from numerics.model_loading import load_model
-from numerics.spectra import NEAR_ONE_SPLIT
-from numerics.torch_import import check_conversion, import_model
+from cbn.figures.cli import add_common_options, print_json, write_json_file
+from cbn.figures.files import jsonable, write_folder_atomically
+from cbn.figures.plotting import save, subplots
+from cbn.numerics.data import DATASETS, load_dataset
+from cbn.numerics.fourier import frequency_degrees
+from cbn.numerics.inputs import InputError, load_data
+from cbn.numerics.inspection import Inspection, inspect_network
+from cbn.numerics.model_loading import load_model
+from cbn.numerics.spectra import NEAR_ONE_SPLIT
+from cbn.numerics.torch_import import check_conversion, import_model
 
 
 def _grid(text: str) -> tuple[int, ...]:
@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data = parser.add_mutually_exclusive_group()
     data.add_argument("--data", default=None, help=".npz with X (N, c_in, *grid)")
     data.add_argument("--dataset", choices=list(DATASETS), default=None,
-                      help="a bundled data set (numerics.data)")
+                      help="a bundled data set (cbn.numerics.data)")
     parser.add_argument("--samples", type=int, default=1000,
                         help="data points used (a seeded random subset; default 1000)")
     count = parser.add_mutually_exclusive_group()

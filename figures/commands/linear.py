@@ -6,9 +6,9 @@ import argparse
 
 import numpy as np
 
-from figures.cli import add_common_options, print_json, write_json_file
-from numerics.inputs import InputError, check_depths, load_filter
-from numerics.linear import RANK_RTOL, analyze_linear_filter
+from cbn.figures.cli import add_common_options, print_json, write_json_file
+from cbn.numerics.inputs import InputError, check_depths, load_filter
+from cbn.numerics.linear import RANK_RTOL, analyze_linear_filter
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-from figures.cli import print_json
-from figures.paper_notes import update_notes
+from cbn.figures.cli import print_json
+from cbn.figures.paper_notes import update_notes
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,12 +7,12 @@ import sys
 import time
 from pathlib import Path
 
-from figures.check_report import environment, run_checks, summary_line
-from figures.cli import add_common_options, print_json
-from figures.commands.figures import add_figure_options, mode_of, render
-from figures.recipes import RECIPES
-from figures.reproduce_report import write_reproduction_report
-from theory.claims import all_claims
+from cbn.figures.check_report import environment, run_checks, summary_line
+from cbn.figures.cli import add_common_options, print_json
+from cbn.figures.commands.figures import add_figure_options, mode_of, render
+from cbn.figures.recipes import RECIPES
+from cbn.figures.reproduce_report import write_reproduction_report
+from cbn.theory.claims import all_claims
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from figures.cli import add_common_options, print_json, write_json_file
-from numerics.inputs import InputError
-from numerics.targets import get_target, list_targets, validate_target
-from numerics.targets.loading import target_source
+from cbn.figures.cli import add_common_options, print_json, write_json_file
+from cbn.numerics.inputs import InputError
+from cbn.numerics.targets import get_target, list_targets, validate_target
+from cbn.numerics.targets.loading import target_source
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
         "targets": rows,
         "legend": {
             "expected_cbn_rank": "EXACT R0 from the closed form (linear targets)",
-            "r0_upper_bound": "UPPER bound on R0 from a known factorisation (THEORY.md 4)",
+            "r0_upper_bound": "UPPER bound on R0 from a known factorisation "
+                              "(paper_notes/theory.md section 4)",
         },
     }
     if args.out:

@@ -1,4 +1,4 @@
-"""Figure recipes, one module each (see :mod:`figures.recipe_runner` for the interface)."""
+"""Figure recipes, one module each (see :mod:`cbn.figures.recipe_runner` for the interface)."""
 
 #: Recipe modules in report order.
 RECIPES: tuple[str, ...] = ("linear_cost_depth", "cbn_spectra", "bottleneck_slack",

@@ -2,9 +2,10 @@
 
 Not a recipe (the name starts with an underscore, it is not in ``RECIPES``).
 
-The ladder target is the registered ``relu_lowpass`` (:mod:`numerics.targets.relu_lowpass`):
+The ladder target is the registered ``relu_lowpass`` (:mod:`cbn.numerics.targets.relu_lowpass`):
 ``f(x) = relu(P_K x)``, which factors through the frequencies ``|m|_inf <= K``, so
-``R0 <= #{m : |m|_inf <= K}`` (an UPPER bound, THEORY.md 4); its explicit network is the
+``R0 <= #{m : |m|_inf <= K}`` (an UPPER bound, paper_notes/theory.md section 4); its explicit
+network is the
 target's :meth:`construction`.
 """
 
@@ -16,11 +17,11 @@ from functools import lru_cache
 
 import numpy as np
 
-from numerics.fourier import centred_labels, frequency_degrees, frequency_types
-from numerics.search import Architecture, SearchSettings, Start, min_norm_fit
-from numerics.starts import pad_to_depth, perturbed_network
-from numerics.targets import get_target
-from numerics.targets.relu_lowpass import ReluLowpass
+from cbn.numerics.fourier import centred_labels, frequency_degrees, frequency_types
+from cbn.numerics.search import Architecture, SearchSettings, Start, min_norm_fit
+from cbn.numerics.starts import pad_to_depth, perturbed_network
+from cbn.numerics.targets import get_target
+from cbn.numerics.targets.relu_lowpass import ReluLowpass
 
 
 def frequency_kind(spatial: Sequence[int], index: tuple[int, ...]) -> str:
@@ -77,15 +78,15 @@ def _ladder(key: str, device: str) -> tuple:
 
 def min_norm_ladder(cfg: dict, device: str = "cpu") -> list:
     """Min-norm ReLU fits of ``relu(P_K x)`` at increasing depths, each warm-started from the
-    previous one by :func:`numerics.starts.pad_to_depth`.
+    previous one by :func:`cbn.numerics.starts.pad_to_depth`.
 
     ``cfg`` keys: ``spatial, K, samples, seed, width, depths, max_iter, inner_iter`` (the
-    L-BFGS budgets of :func:`numerics.search.min_norm_fit`, per depth). Deterministic per
+    L-BFGS budgets of :func:`cbn.numerics.search.min_norm_fit`, per depth). Deterministic per
     ``cfg``; cached in-process so that two recipes on the same ladder train it once.
 
     Returns
     -------
-    list of :class:`numerics.search.MinNormResult` (norms are UPPER bounds on the cost of the
+    list of :class:`cbn.numerics.search.MinNormResult` (norms are UPPER bounds on the cost of the
     function each network computes on the samples; residuals in each record).
     """
     keys = ("spatial", "K", "samples", "seed", "width", "depths", "max_iter", "inner_iter")
@@ -98,13 +99,13 @@ def factorisation_start_fit(cfg: dict, depth: int, device: str = "cpu"):
 
     The start is the target's construction with ``cfg['width']`` channels, every filter
     entry moved by ``cfg['start_noise']`` times its layer's rms
-    (:func:`numerics.starts.perturbed_network`, seeded by ``cfg['seed']``): unperturbed, its
+    (:func:`cbn.numerics.starts.perturbed_network`, seeded by ``cfg['seed']``): unperturbed, its
     dropped frequencies and padded channels are exact zeros that no gradient moves. ``cfg`` has
     the keys of :func:`min_norm_ladder` plus ``start_noise``.
 
     Returns
     -------
-    :class:`numerics.search.MinNormResult` (its norm is an UPPER bound, like the ladder's).
+    :class:`cbn.numerics.search.MinNormResult` (its norm is an UPPER bound, like the ladder's).
     """
     target, X, Y = relu_lowpass_data(cfg["spatial"], cfg["K"], cfg["samples"], cfg["seed"])
     net = target.construction(depth, cfg["width"], X)

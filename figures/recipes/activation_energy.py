@@ -1,14 +1,16 @@
 """Activation energy per frequency and layer, large versus small learning rate (ridge protocol).
 
 Target ``relu(P_K x)`` (1-D), which factors through the frequencies ``|m|_inf <= K`` (see
-:mod:`figures.recipes._common`). Two ReLU nets from the same initialisation are trained by
-full-batch gradient descent on ``loss + lam ||theta||^2`` (:func:`numerics.search.ridge_fit`)
+:mod:`cbn.figures.recipes._common`). Two ReLU nets from the same initialisation are trained by
+full-batch gradient descent on ``loss + lam ||theta||^2`` (:func:`cbn.numerics.search.ridge_fit`)
 with a large and a small learning rate, for the same gradient-flow time ``lr * steps``, so
 that the comparison isolates the learning rate from the training length. Prediction
-(THEORY.md 4, [WJ24], [J23]): with training stable under a large learning rate, the hidden
+(paper_notes/theory.md section 4, [WJ24], [J23]): with training stable under a large learning rate,
+the hidden
 activations inside the bottleneck are supported on the kept frequencies.
 
-Measured: ``E_l(m) = sum_x sum_c |a_l(x)^(m)_c|^2 / d`` (:func:`numerics.spectra.activation_energy`)
+Measured: ``E_l(m) = sum_x sum_c |a_l(x)^(m)_c|^2 / d``
+(:func:`cbn.numerics.spectra.activation_energy`)
 and the off-support fraction ``sum_{m not kept} E_l(m) / sum_{m != 0} E_l(m)`` (the constant
 frequency is excluded because ReLU outputs always carry a large mean).
 """
@@ -19,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from figures.plotting import save, subplots
-from figures.provenance import Provenance
-from figures.recipes._common import frequency_label, relu_lowpass_data
-from numerics.fourier import centred_labels
-from numerics.search import Architecture, RidgeSettings, Start, ridge_fit
-from numerics.spectra import activation_energy
+from cbn.figures.plotting import save, subplots
+from cbn.figures.provenance import Provenance
+from cbn.figures.recipes._common import frequency_label, relu_lowpass_data
+from cbn.numerics.fourier import centred_labels
+from cbn.numerics.search import Architecture, RidgeSettings, Start, ridge_fit
+from cbn.numerics.spectra import activation_energy
 
 NAME = "activation_energy"
 TITLE = "Activation energy per frequency and layer: large vs small learning rate (ridge GD)"
@@ -37,7 +39,7 @@ PROVENANCE = Provenance(
     statement="with training that is stable under a large learning rate ([WJ24], [J23]), "
               "hidden representations inside the bottleneck are supported on the kept "
               "frequencies/channels",
-    source="THEORY.md 4 (the project's reading of [WJ24], [J23])",
+    source="paper_notes/theory.md section 4 (the project's reading of [WJ24], [J23])",
     note="wen_jacot_2024.md",
     reconstruction="the target relu(P_K x) (1-D, K = 1), one small ReLU net trained by "
                    "full-batch gradient descent on loss + lam ||theta||^2 from one start with "

@@ -1,7 +1,8 @@
 """Bottleneck inequality and Schatten bound across depth, on the nets of ``cbn_spectra``.
 
 For every network ``theta`` of the warm-started min-norm ladder (target ``relu_lowpass``,
-``relu(P_K x)``) and a constant input ``x``, THEORY.md 4 gives two LOWER bounds on
+``relu(P_K x)``) and a constant input ``x``, paper_notes/theory.md section 4 gives two LOWER bounds
+on
 ``||theta||^2``: the Schatten bound ``L sum_m ||J_m(x)||_{S_{2/L}}^{2/L}`` and the bottleneck
 inequality ``sum_m [k_m L + 2 log|J_m|_+ + sum_l (kept (s-1)^2 + dropped s^2)]``. The slack
 ``||theta||^2 - bound`` must be >= 0; the per-layer terms show where the slack sits (outside the
@@ -14,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from figures.plotting import save, subplots
-from figures.provenance import Provenance
-from figures.recipes import cbn_spectra
-from figures.recipes._common import min_norm_ladder, relu_lowpass_data
-from numerics.bounds import (
+from cbn.figures.plotting import save, subplots
+from cbn.figures.provenance import Provenance
+from cbn.figures.recipes import cbn_spectra
+from cbn.figures.recipes._common import min_norm_ladder, relu_lowpass_data
+from cbn.numerics.bounds import (
     LOOSE_RANK_RTOL,
     bottleneck_terms,
     constant_input_jacobian,
@@ -35,10 +36,12 @@ CAPTION = ("The network norms (upper bounds on the cost of what they compute) st
 PROVENANCE = Provenance(
     statement="at constant inputs the Jacobian is block-diagonal in frequency, which gives a "
               "Schatten lower bound on the cost and `R0 >= sum_m rank J_m(x)`",
-    source="THEORY.md 4, this project's derivation (not a statement of the abstracts)",
+    source="paper_notes/theory.md section 4, this project's derivation (not a statement of the "
+           "abstracts)",
     note="wen_jacot_2024.md",
     reconstruction="the nets of the cbn_spectra ladder (relu(P_K x), 1-D and 2-D) and one "
-                   "constant input; both lower bounds of THEORY.md 4 (Schatten and the "
+                   "constant input; both lower bounds of paper_notes/theory.md section 4 (Schatten "
+                   "and the "
                    "bottleneck inequality) are evaluated on each trained net and compared with "
                    "its norm and with the explicit factorisation network's norm",
     unknowns=("whether the papers state these bounds in this form (derived here from the "

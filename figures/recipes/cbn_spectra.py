@@ -4,7 +4,8 @@ Target ``relu(P_K x)`` (1-D and 2-D; the registered ``relu_lowpass``), which fac
 frequencies ``|m|_inf <= K``. Networks: min-norm fits (augmented Lagrangian, warm-started
 across depths); at the deepest depth a second fit starts from the factorisation network,
 perturbed, and the lower norm of the two that fit the data is shown. Norms are UPPER bounds.
-Prediction (THEORY.md 4): in the layers inside the bottleneck exactly the frequencies
+Prediction (paper_notes/theory.md section 4): in the layers inside the bottleneck exactly the
+frequencies
 ``|m|_inf <= K`` keep one singular value near 1, every other singular value is near 0; the
 first and last layers are outside the bottleneck.
 """
@@ -15,17 +16,17 @@ from pathlib import Path
 
 import numpy as np
 
-from figures.plotting import save, subplots
-from figures.provenance import Provenance
-from figures.recipes._common import (
+from cbn.figures.plotting import save, subplots
+from cbn.figures.provenance import Provenance
+from cbn.figures.recipes._common import (
     factorisation_start_fit,
     frequency_label,
     min_norm_ladder,
     relu_lowpass_data,
 )
-from numerics.fourier import half_frequency_mask
-from numerics.search import SearchSettings
-from numerics.spectra import NEAR_ONE_SPLIT, near_one_counts, weight_spectra
+from cbn.numerics.fourier import half_frequency_mask
+from cbn.numerics.search import SearchSettings
+from cbn.numerics.spectra import NEAR_ONE_SPLIT, near_one_counts, weight_spectra
 
 NAME = "cbn_spectra"
 TITLE = "CBN picture: weight singular values per frequency and layer (deep ReLU nets)"
@@ -40,11 +41,12 @@ PROVENANCE = Provenance(
     source="[WJ24] abstract (summary in the note)",
     note="wen_jacot_2024.md",
     reconstruction="the target relu(P_K x) on Gaussian inputs, which factors through the "
-                   "frequencies |m|_inf <= K (the predicted kept set, THEORY.md 4), 1-D and "
+                   "frequencies |m|_inf <= K (the predicted kept set, "
+                   "paper_notes/theory.md section 4), 1-D and "
                    "2-D, narrow ReLU nets; networks are near-minimal-norm interpolants of the "
                    "toolkit's constrained search (warm-started ladder, plus a perturbed "
                    "factorisation start at the deepest depth), not weight-decay training; "
-                   "'near 1' means above the split NEAR_ONE_SPLIT of numerics.spectra",
+                   "'near 1' means above the split NEAR_ONE_SPLIT of cbn.numerics.spectra",
     unknowns=("[WJ24]'s architectures, widths, depths and data", "their weight decay, "
               "learning rate and training length", "their convolution normalisation",
               "how they decide that a singular value is kept"))
@@ -178,7 +180,8 @@ def plot(record: dict, arrays: dict, out_dir: Path) -> list[Path]:
     return [save(fig, out_dir / f"{NAME}.png")]
 
 
-#: "All but a few layers" (THEORY.md 4): at most this many of the layers 2..L-1 may miss the
+#: "All but a few layers" (paper_notes/theory.md section 4): at most this many of the layers 2..L-1
+# may miss the
 #: predicted kept set (the bound allows O(1) layers outside the bottleneck structure).
 FEW_LAYERS = 2
 

@@ -1,14 +1,15 @@
 """Down-sampling inside the bottleneck leaves the CBN structure intact.
 
 Target: the linear low-pass ``P_K x`` (1-D, frequencies ``|m| <= K``), represented by a ReLU net
-through the non-negative representation ``g = P_K x + B`` (THEORY.md 4). With stride ``s``
-(:class:`numerics.network.CircularCNN`: first layer on the input grid, then ``a(s p)``, middle
+through the non-negative representation ``g = P_K x + B`` (paper_notes/theory.md section 4). With
+stride ``s``
+(:class:`cbn.numerics.network.CircularCNN`: first layer on the input grid, then ``a(s p)``, middle
 layers on the coarse grid, zero-insertion up-sampling before the last layer), the representation
-survives iff no two kept frequencies fold together (THEORY.md 1,
-:func:`numerics.fourier.survives_downsampling`). For a surviving support, the strided and the
+survives iff no two kept frequencies fold together (paper_notes/theory.md section 1,
+:func:`cbn.numerics.fourier.survives_downsampling`). For a surviving support, the strided and the
 unstrided nets are both built from the factorisation (one channel; weights with multipliers 1 on
 the kept set, 2 on it in the strided last layer, which undoes the ``1/s`` of the folding) and then
-refined by :func:`numerics.search.min_norm_fit`; norms are UPPER bounds. Prediction: the
+refined by :func:`cbn.numerics.search.min_norm_fit`; norms are UPPER bounds. Prediction: the
 strided net's middle layers keep exactly the folded image of the kept set, one singular value
 near 1 each, like the unstrided ones.
 """
@@ -20,20 +21,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from figures.plotting import save, subplots
-from figures.provenance import Provenance
-from figures.recipes._common import frequency_label
-from numerics.fourier import (
+from cbn.figures.plotting import save, subplots
+from cbn.figures.provenance import Provenance
+from cbn.figures.recipes._common import frequency_label
+from cbn.numerics.fourier import (
     centred_labels,
     filters_from_multipliers,
     folding_groups,
     frequency_degrees,
     survives_downsampling,
 )
-from numerics.network import CircularCNN
-from numerics.search import Architecture, SearchSettings, Start, min_norm_fit
-from numerics.spectra import NEAR_ONE_SPLIT, near_one_counts, weight_spectra
-from numerics.targets import get_target
+from cbn.numerics.network import CircularCNN
+from cbn.numerics.search import Architecture, SearchSettings, Start, min_norm_fit
+from cbn.numerics.spectra import NEAR_ONE_SPLIT, near_one_counts, weight_spectra
+from cbn.numerics.targets import get_target
 
 NAME = "downsampling"
 TITLE = "Down-sampling inside the bottleneck: the kept frequencies survive the folding"
@@ -51,7 +52,8 @@ PROVENANCE = Provenance(
     reconstruction="the linear low-pass P_K x (1-D) represented by one-channel ReLU nets "
                    "through the non-negative representation P_K x + B, with and without a "
                    "stride-2 layer, built from the factorisation and refined by the toolkit's "
-                   "minimal-norm search; survival is the folding rule of THEORY.md 1",
+                   "minimal-norm search; survival is the folding rule of "
+                   "paper_notes/theory.md section 1",
     unknowns=("[WJ24]'s down-sampling architecture (stride placement, pooling or strided "
               "convolution, up-sampling)", "their targets and data",
               "their training protocol and normalisation"))

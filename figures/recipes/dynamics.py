@@ -1,6 +1,6 @@
 """Learning curves of a linear circular CNN and a fully-connected net, with predicted sigmoids.
 
-The compute part is :func:`numerics.dynamics.experiments.learning_curves`; this module only
+The compute part is :func:`cbn.numerics.dynamics.experiments.learning_curves`; this module only
 draws its result.
 """
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from figures.plotting import save, subplots
+from cbn.figures.plotting import save, subplots
 
 
 def plot_learning_curves(result: dict, path: str | Path) -> Path:
@@ -20,7 +20,7 @@ def plot_learning_curves(result: dict, path: str | Path) -> Path:
 
     Parameters
     ----------
-    result : dict from :func:`numerics.dynamics.experiments.learning_curves`
+    result : dict from :func:`cbn.numerics.dynamics.experiments.learning_curves`
     path : output PNG file
     """
     strengths = np.asarray(result["strengths"])

@@ -1,7 +1,8 @@
-"""Stage-like learning curves of a linear circular CNN and a fully-connected net (THEORY.md 6).
+"""Stage-like learning curves of a linear circular CNN and a fully-connected net
+(paper_notes/theory.md section 6).
 
-Recipe wrapper around :func:`numerics.dynamics.experiments.learning_curves` (compute) and
-:func:`figures.recipes.dynamics.plot_learning_curves` (plot). Data: the dynamics module's
+Recipe wrapper around :func:`cbn.numerics.dynamics.experiments.learning_curves` (compute) and
+:func:`cbn.figures.recipes.dynamics.plot_learning_curves` (plot). Data: the dynamics module's
 ``inversion_example`` (8x8 grid, two parts: ``s = 3`` spread over 4 conjugate pairs, ``s = 2``
 on one pair), for which the closed-form stages predict opposite orders: the FC net learns the
 stronger part first, the CNN learns first the part with the larger ``s max_j |phi~(j)|``.
@@ -15,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from figures.provenance import Provenance
-from figures.recipes.dynamics import plot_learning_curves
-from numerics.dynamics.experiments import inversion_example, learning_curves
+from cbn.figures.provenance import Provenance
+from cbn.figures.recipes.dynamics import plot_learning_curves
+from cbn.numerics.dynamics.experiments import inversion_example, learning_curves
 
 NAME = "dynamics_stages"
 TITLE = "Linear CNN vs fully-connected learning curves: stages against the closed-form sigmoids"
@@ -29,7 +30,7 @@ CAPTION = ("Solid: simulated strengths a_alpha(t)/s_alpha; dashed: closed-form S
 PROVENANCE = Provenance(
     statement="Stage order: by `s_alpha max_j |phi~_alpha(j)|` for the CNN, by `s_alpha` for "
               "the FC net.",
-    source="THEORY.md 6, this project's derivation from the [PLG23] abstract",
+    source="paper_notes/theory.md section 6, this project's derivation from the [PLG23] abstract",
     note="pinson_2023.md",
     reconstruction="an 8x8 example built here with two structural parts whose closed-form "
                    "stage orders differ between a full-size circular CNN with a "

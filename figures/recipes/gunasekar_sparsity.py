@@ -1,10 +1,11 @@
 """Gunasekar et al.'s implicit bias: Fourier sparsity of the normalised predictor versus depth.
 
-Compute: :mod:`numerics.implicit_bias` (single-channel full-size linear circular CNN of depth
+Compute: :mod:`cbn.numerics.implicit_bias` (single-channel full-size linear circular CNN of depth
 ``L``, full-batch gradient descent with a fixed step on the mean logistic loss, data labelled by a
 single-frequency teacher). Gradient descent converges in direction to a stationary point of
-``min sum_m |beta^(m)|^{2/L}`` s.t. ``y_n <x_n, beta> >= 1`` (THEORY.md 3); at ``L = 2`` this is
-the convex ``l1`` program solved by :func:`numerics.convex.margin.max_margin` (EXACT up to the
+``min sum_m |beta^(m)|^{2/L}`` s.t. ``y_n <x_n, beta> >= 1`` (paper_notes/theory.md section 3); at
+``L = 2`` this is
+the convex ``l1`` program solved by :func:`cbn.numerics.convex.margin.max_margin` (EXACT up to the
 solver, with a weak-duality certificate). Directional convergence is logarithmic in time, so
 after a finite budget the predictors are only on their way; the record says how far (final
 loss, margin, ``l1`` value at margin 1 relative to the exact optimum).
@@ -16,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from figures.plotting import save, subplots
-from figures.provenance import Provenance
-from numerics.convex.margin import max_margin
-from numerics.fourier import centred_labels
-from numerics.implicit_bias import fourier_sparsity, separable_fourier_data, train_logistic_gd
+from cbn.figures.plotting import save, subplots
+from cbn.figures.provenance import Provenance
+from cbn.numerics.convex.margin import max_margin
+from cbn.numerics.fourier import centred_labels
+from cbn.numerics.implicit_bias import fourier_sparsity, separable_fourier_data, train_logistic_gd
 
 NAME = "gunasekar_sparsity"
 TITLE = "Implicit bias of linear CNNs: Fourier sparsity of the GD predictor versus depth"
@@ -51,7 +52,7 @@ def config(mode: str) -> dict:
     d, n, depths, steps = size
     return {"d": d, "samples": n, "teacher_frequency": 3 if d >= 8 else 1, "depths": depths,
             "steps": steps, "lr": 2.0, "init_scale": 0.1, "seed": 0, "solver": "AUTO",
-            "data": "Gaussian x, y = sign <x, cos(2 pi k p / d)> (numerics.implicit_bias)",
+            "data": "Gaussian x, y = sign <x, cos(2 pi k p / d)> (cbn.numerics.implicit_bias)",
             "loss": "mean softplus(-y <x, beta>)", "convention": "plain"}
 
 

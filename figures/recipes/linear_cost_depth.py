@@ -2,7 +2,7 @@
 
 Target: a random 1-D multichannel linear filter with prescribed per-frequency ranks (rank 0 on
 the top half of the spectrum), so the CBN rank R0 differs from the full rank. The closed form is
-EXACT; trained linear CNNs (augmented Lagrangian + L-BFGS, numerics.search) are UPPER bounds.
+EXACT; trained linear CNNs (augmented Lagrangian + L-BFGS, cbn.numerics.search) are UPPER bounds.
 """
 
 from __future__ import annotations
@@ -11,16 +11,16 @@ from pathlib import Path
 
 import numpy as np
 
-from figures.plotting import save, subplots
-from figures.provenance import Provenance
-from numerics.fourier import (
+from cbn.figures.plotting import save, subplots
+from cbn.figures.provenance import Provenance
+from cbn.numerics.fourier import (
     centred_labels,
     circular_conv,
     filters_from_multipliers,
     multipliers_from_filters,
 )
-from numerics.linear import expansion_terms, ranks_per_frequency, representation_cost
-from numerics.search import Architecture, SearchSettings, Start, min_norm_fit
+from cbn.numerics.linear import expansion_terms, ranks_per_frequency, representation_cost
+from cbn.numerics.search import Architecture, SearchSettings, Start, min_norm_fit
 
 NAME = "linear_cost_depth"
 TITLE = "Linear CNN: minimal parameter norm versus depth"
@@ -31,7 +31,8 @@ CAPTION = ("The exact cost R(A;L) grows linearly with slope R0 = CBN rank; the e
 PROVENANCE = Provenance(
     statement="Linear CNNs: exact `R(A; L) = L sum_m sum_i s_i(A(m))^{2/L}`, hence "
               "`R0 = sum_m rank A(m)`",
-    source="THEORY.md 3, this project's derivation of the [WJ24] abstract's R = L R0 + R1 + ...",
+    source="paper_notes/theory.md section 3, this project's derivation of the [WJ24] abstract's R "
+           "= L R0 + R1 + ...",
     note="wen_jacot_2024.md",
     reconstruction="a random 1-D multichannel filter with per-frequency rank <= 2 and rank 0 on "
                    "the top half of the spectrum (so R0 is below the full rank), in the scaled "

@@ -5,12 +5,12 @@
   and degree-2 frequencies;
 * shape-times-pattern autoencoder (target 'shape_pattern_ae', 1-D): factorises through the shape
   frequencies ``|m| <= K`` and the pattern frequencies (multiples of ``d/T``): the predicted kept
-  set (THEORY.md 4, an UPPER bound on R0);
+  set (paper_notes/theory.md section 4, an UPPER bound on R0);
 * Newtonian force field (linear target 'newton_force'): EXACT closed form, every non-constant
   frequency has a rank-1 block (R0 = d - 1), and the balanced optimal layers have singular values
-  ``|A(m)|^{1/L}`` (:func:`numerics.linear.minimal_norm_weights`).
+  ``|A(m)|^{1/L}`` (:func:`cbn.numerics.linear.minimal_norm_weights`).
 
-Autoencoders: [WJ24]'s ridge protocol, :func:`numerics.search.ridge_fit` (full-batch gradient
+Autoencoders: [WJ24]'s ridge protocol, :func:`cbn.numerics.search.ridge_fit` (full-batch gradient
 descent on ``loss + lam ||theta||^2``), one channel, no biases, started from the identity network
 (exact on non-negative images, so training only decides which frequencies to give up). Biases
 are left out because a per-channel bias acts on all ``d`` pixels at once: its curvature is ~``d``
@@ -27,15 +27,15 @@ from pathlib import Path
 
 import numpy as np
 
-from figures.plotting import save, subplots
-from figures.provenance import Provenance
-from figures.recipes._common import frequency_label
-from numerics.fourier import filters_from_multipliers, frequency_degrees, half_frequency_mask
-from numerics.linear import minimal_norm_weights, ranks_per_frequency
-from numerics.network import CircularCNN
-from numerics.search import Architecture, RidgeSettings, Start, ridge_fit
-from numerics.spectra import NEAR_ONE_SPLIT, weight_spectra
-from numerics.targets import get_target
+from cbn.figures.plotting import save, subplots
+from cbn.figures.provenance import Provenance
+from cbn.figures.recipes._common import frequency_label
+from cbn.numerics.fourier import filters_from_multipliers, frequency_degrees, half_frequency_mask
+from cbn.numerics.linear import minimal_norm_weights, ranks_per_frequency
+from cbn.numerics.network import CircularCNN
+from cbn.numerics.search import Architecture, RidgeSettings, Start, ridge_fit
+from cbn.numerics.spectra import NEAR_ONE_SPLIT, weight_spectra
+from cbn.numerics.targets import get_target
 
 NAME = "tasks"
 TITLE = "Wen & Jacot's tasks: kept frequencies of minimal-norm nets, by type and degree"

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from numerics.benchmarks.result import BenchResult, machine_note
+from cbn.numerics.benchmarks.result import BenchResult, machine_note
 
 __all__ = ["BENCHMARKS", "BenchResult", "machine_note", "run_benchmark"]
 
 
 def _registry() -> dict[str, Callable[[bool], BenchResult]]:
-    from numerics.benchmarks import convex, engine, linear, sweep, throughput
+    from cbn.numerics.benchmarks import convex, engine, linear, sweep, throughput
 
     return {"linear_closed_form": linear.run, "convex_interpolation": convex.run,
             "engine_vs_naive": engine.run, "sweep_store": sweep.run,

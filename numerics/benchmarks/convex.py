@@ -6,9 +6,9 @@ import time
 
 import numpy as np
 
-from numerics.benchmarks.result import BenchResult, best_time, machine_note
-from numerics.convex.interpolation import data_spectra, interpolate
-from numerics.fourier import circular_conv
+from cbn.numerics.benchmarks.result import BenchResult, best_time, machine_note
+from cbn.numerics.convex.interpolation import data_spectra, interpolate
+from cbn.numerics.fourier import circular_conv
 
 
 def instance(d: int, channels: int, samples: int, seed: int = 0):

@@ -14,9 +14,9 @@ import time
 
 import numpy as np
 
-from numerics.benchmarks.result import BenchResult, machine_note
-from numerics.fourier import circular_conv, multipliers_from_filters
-from numerics.linear import representation_cost
+from cbn.numerics.benchmarks.result import BenchResult, machine_note
+from cbn.numerics.fourier import circular_conv, multipliers_from_filters
+from cbn.numerics.linear import representation_cost
 
 #: quick / full problems: (d, channels, samples, depth, our seeds, naive budget s, naive
 #: (weight_decay, lr) settings; the best of them is the baseline)
@@ -88,7 +88,7 @@ def time_to_accuracy(history, cost: float, tol: float = 1e-3) -> float:
 
 
 def run(quick: bool) -> BenchResult:
-    from numerics.search import Architecture, Start, min_norm_fit
+    from cbn.numerics.search import Architecture, Start, min_norm_fit
 
     d, channels, n, depth, seeds, budget, settings = SIZES[quick]
     W, X, Y = linear_target(d=d, channels=channels, n=n)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from numerics.benchmarks.result import BenchResult, best_time, machine_note
-from numerics.fourier import dense_operator
-from numerics.linear import analyze_linear_filter
+from cbn.numerics.benchmarks.result import BenchResult, best_time, machine_note
+from cbn.numerics.fourier import dense_operator
+from cbn.numerics.linear import analyze_linear_filter
 
 DEPTH = 4
 

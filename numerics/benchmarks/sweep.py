@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 import time
 
-from numerics.benchmarks.result import BenchResult, machine_note
+from cbn.numerics.benchmarks.result import BenchResult, machine_note
 
 #: quick: the derivative on d = 8; full: the 8-channel low-pass projection on d = 16 (linear
 #: targets with a closed form): (target, params, depths, seeds, samples, width, workers)
@@ -14,10 +14,10 @@ SIZES = {True: ("derivative", {"spatial": [8]}, [2, 3, 4], 2, 8, 2, 1),
 
 
 def run(quick: bool) -> BenchResult:
-    from numerics.executor import make_executor
-    from numerics.search import SearchSettings
-    from numerics.store import ResultStore
-    from numerics.sweep import SweepSpec, execute_sweep, summarize
+    from cbn.numerics.executor import make_executor
+    from cbn.numerics.search import SearchSettings
+    from cbn.numerics.store import ResultStore
+    from cbn.numerics.sweep import SweepSpec, execute_sweep, summarize
 
     name, params, depths, seeds, samples, width, workers = SIZES[quick]
     spec = SweepSpec(target={"spec": name, "params": params},

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 
-from numerics.benchmarks.result import BenchResult, best_time, machine_note
+from cbn.numerics.benchmarks.result import BenchResult, best_time, machine_note
 
 #: quick / full: (batch, grid, channels per layer)
 SIZES = {True: (64, (28, 28), [1] + [32] * 8), False: (1024, (28, 28), [1] + [32] * 8)}
@@ -46,7 +46,7 @@ def matmul_flops_per_second(size: int = 2048, repeats: int = 3) -> float:
 def run(quick: bool) -> BenchResult:
     import torch
 
-    from numerics.network import CircularCNN
+    from cbn.numerics.network import CircularCNN
 
     n, spatial, channels = SIZES[quick]
     net = CircularCNN(channels, spatial, dtype=torch.float32, seed=0)

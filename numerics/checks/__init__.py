@@ -1,1 +1,2 @@
-"""Check functions of the claims registry (``theory.claims``): ``check(mode) -> CheckResult``."""
+"""Check functions of the claims registry (``cbn.theory.claims``):
+``check(mode) -> CheckResult``."""

@@ -1,14 +1,15 @@
-"""Checks of THEORY.md sections 3 (L = 2 on data) and 5 (two-layer ReLU convex programs)."""
+"""Checks of paper_notes/theory.md sections 3 (L = 2 on data) and 5 (two-layer ReLU convex
+programs)."""
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import linprog
 
-from numerics.convex.interpolation import interpolate
-from numerics.convex.relu2 import relu2_circular, relu2_fc
-from numerics.fourier import circular_conv
-from theory.claims import CheckResult
+from cbn.numerics.convex.interpolation import interpolate
+from cbn.numerics.convex.relu2 import relu2_circular, relu2_fc
+from cbn.numerics.fourier import circular_conv
+from cbn.theory.claims import CheckResult
 
 #: Two solves at solver tolerance 1e-9 on O(1)-O(100) values, and exact rebuild algebra.
 SOLVER_RTOL = 1e-7
@@ -103,7 +104,8 @@ def check_savarese(mode: str) -> CheckResult:
 
 
 def check_circular_factor(mode: str) -> CheckResult:
-    """THEORY.md's group norm (beta / sqrt d) sum ||F v||_1 gives the optimum of the scaled
+    """paper_notes/theory.md's group norm (beta / sqrt d) sum ||F v||_1 gives the optimum of the
+    scaled
     circular network sum_j alpha_j relu(<a_j, u_j * x>) (||u_j|| = 1)."""
     rng = np.random.default_rng(43)
     grids = [(4,), (6,)] if mode == "quick" else [(4,), (6,), (8,), (3, 3)]
@@ -111,7 +113,8 @@ def check_circular_factor(mode: str) -> CheckResult:
     for spatial in grids:
         X = rng.standard_normal((6, 1, *spatial))
         y = rng.standard_normal(6)
-        # The program with kappa = d^{-1/2} is THEORY.md's formula; with kappa = 1 it is the
+        # The program with kappa = d^{-1/2} is paper_notes/theory.md's formula; with kappa = 1 it is
+        # the
         # scaled network's own cost (rebuilt and attained, and never beaten by training: tests).
         theory = relu2_circular(X, y, 0.05, "plain", "CLARABEL").value
         scaled = relu2_circular(X, y, 0.05, "scaled", "CLARABEL")

@@ -1,6 +1,7 @@
-"""Checks of THEORY.md section 6 (learning dynamics of linear CNNs, [PLG23] and Saxe et al.).
+"""Checks of paper_notes/theory.md section 6 (learning dynamics of linear CNNs, [PLG23] and Saxe et
+al.).
 
-Every check simulates the real-space gradient flow of :mod:`numerics.dynamics.models` (white
+Every check simulates the real-space gradient flow of :mod:`cbn.numerics.dynamics.models` (white
 inputs, ``tau = 1``, DOP853 at rtol 1e-10) and compares with closed forms. Half-times are
 measured by root-finding on the dense trajectory.
 """
@@ -9,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from numerics.dynamics.data import digits_correlation, mnist1d_correlation
-from numerics.dynamics.experiments import (
+from cbn.numerics.dynamics.data import digits_correlation, mnist1d_correlation
+from cbn.numerics.dynamics.experiments import (
     collision_experiment,
     dominant_share_sweep,
     inversion_example,
@@ -20,7 +21,7 @@ from numerics.dynamics.experiments import (
     single_pair_half_times,
     stage_order_experiment,
 )
-from theory.claims import CheckResult
+from cbn.theory.claims import CheckResult
 
 #: The issue's criterion for half-times of single-pair parts (2%). The integration error is
 #: ~1e-9 relative, so the test resolves any genuine deviation of the formula above 1e-8.
@@ -65,7 +66,8 @@ def check_single_pair_half_time(mode: str) -> CheckResult:
 
 
 def check_theory_rate_literal(mode: str) -> CheckResult:
-    """THEORY.md's literal rate ``2 n |phi~(j*)| s`` (plain convolution, ``n`` = side length of
+    """paper_notes/theory.md's literal rate ``2 n |phi~(j*)| s`` (plain convolution, ``n`` = side
+    length of
     the grid) on a 2-D square grid AND a 1-D grid: half-times within 2%."""
     cases = [(8, 8), (16,)] if mode == "quick" else [(8, 8), (16,), (12, 12), (32,)]
     worst, runs = 0.0, []

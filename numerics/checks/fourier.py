@@ -1,10 +1,10 @@
-"""Checks of THEORY.md section 1 (Fourier algebra of circular convolutions)."""
+"""Checks of paper_notes/theory.md section 1 (Fourier algebra of circular convolutions)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from numerics.fourier import (
+from cbn.numerics.fourier import (
     circular_conv,
     dense_operator,
     downsample,
@@ -15,7 +15,7 @@ from numerics.fourier import (
     parseval_norm_sq,
     self_conjugate_mask,
 )
-from theory.claims import CheckResult
+from cbn.theory.claims import CheckResult
 
 #: FFT round-off on O(1) data of the sizes used here is ~1e-15; 1e-12 leaves 3 orders of margin
 #: and any indexing or scaling error is O(1).
@@ -25,8 +25,9 @@ SHAPES = {"quick": [(6,), (5,), (4, 6)], "full": [(1,), (2,), (7,), (16,), (5, 5
 
 def conv_by_definition(W: np.ndarray, x: np.ndarray, convention: str) -> np.ndarray:
     """``(W * x)_o(p) = c sum_i sum_q W_oi(q) x_i(p - q)`` summed pixel by pixel, with the
-    convention's factor written out here (``c = d^{-1/2}`` scaled, ``1`` plain, THEORY.md 1):
-    an oracle that shares neither the FFT nor the scale factor of :mod:`numerics.fourier`.
+    convention's factor written out here (``c = d^{-1/2}`` scaled, ``1`` plain,
+    paper_notes/theory.md section 1):
+    an oracle that shares neither the FFT nor the scale factor of :mod:`cbn.numerics.fourier`.
 
     Shapes: ``W (c_out, c_in, *spatial)``, ``x (c_in, *spatial)`` -> ``(c_out, *spatial)``.
     """

@@ -1,12 +1,12 @@
-"""Checks of THEORY.md section 3 (linear CNNs: exact results)."""
+"""Checks of paper_notes/theory.md section 3 (linear CNNs: exact results)."""
 
 from __future__ import annotations
 
 import cvxpy as cp
 import numpy as np
 
-from numerics.fourier import multipliers_from_filters
-from numerics.linear import (
+from cbn.numerics.fourier import multipliers_from_filters
+from cbn.numerics.linear import (
     compose_multipliers,
     expansion_terms,
     kept_singular_values,
@@ -14,9 +14,9 @@ from numerics.linear import (
     ranks_per_frequency,
     representation_cost,
 )
-from numerics.weights import Network
-from theory.claims import CheckResult
-from theory.exact_dft import exact_cost, exact_ranks
+from cbn.numerics.weights import Network
+from cbn.theory.claims import CheckResult
+from cbn.theory.exact_dft import exact_cost, exact_ranks
 
 #: SVD + FFT of O(1) Gaussian blocks: a few ulps times the block condition (O(10)).
 CONSTRUCTION_TOL = 1e-10

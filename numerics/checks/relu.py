@@ -1,4 +1,4 @@
-"""Checks of THEORY.md sections 2 and 4 on random ReLU circular CNNs with biases."""
+"""Checks of paper_notes/theory.md sections 2 and 4 on random ReLU circular CNNs with biases."""
 
 from __future__ import annotations
 
@@ -6,18 +6,22 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from numerics.bounds import (
+from cbn.numerics.bounds import (
     bottleneck_terms,
     constant_input_jacobian,
     fourier_jacobian_fd,
     jacobian_blocks_fd,
     schatten_lower_bound,
 )
-from numerics.fourier import filters_from_multipliers, multipliers_from_filters, negated_frequencies
-from numerics.linear import minimal_norm_weights
-from numerics.spectra import forward
-from numerics.weights import Network
-from theory.claims import CheckResult
+from cbn.numerics.fourier import (
+    filters_from_multipliers,
+    multipliers_from_filters,
+    negated_frequencies,
+)
+from cbn.numerics.linear import minimal_norm_weights
+from cbn.numerics.spectra import forward
+from cbn.numerics.weights import Network
+from cbn.theory.claims import CheckResult
 
 #: Central differences of a piecewise-linear map are exact away from kinks; what remains is
 #: round-off ~ eps * |f| / step = 1e-16 / 1e-6 = 1e-10 relative. 1e-7 leaves 3 orders of margin.
@@ -205,8 +209,8 @@ def check_construction_upper_bound(mode: str) -> CheckResult:
     """A ReLU target factoring through a representation kept on subspaces V_m: the projector
     construction represents it exactly and each added layer costs sum_m dim V_m, so
     R0 <= sum_m dim V_m; the constant-input Jacobian ranks give R0 >= sum_m rank J_m."""
-    from numerics.sweep import target_r0_lower_bound
-    from numerics.targets import get_target
+    from cbn.numerics.sweep import target_r0_lower_bound
+    from cbn.numerics.targets import get_target
 
     target = get_target("bottleneck", spatial=[8], K=1, c_rep=2)
     X = target.sample(10 if mode == "quick" else 40, 0)

@@ -1,18 +1,19 @@
 """Checks of the structure claims on trained networks: the CBN in the weights of near-minimal-norm
-deep linear CNNs, and Gunasekar et al.'s Fourier sparsity of deep linear CNNs (THEORY.md 3-4)."""
+deep linear CNNs, and Gunasekar et al.'s Fourier sparsity of deep linear CNNs
+(paper_notes/theory.md sections 3-4)."""
 
 from __future__ import annotations
 
 import cvxpy as cp
 import numpy as np
 
-from numerics.convex.margin import max_margin
-from numerics.fourier import centred_labels, circular_conv, filters_from_multipliers
-from numerics.implicit_bias import fourier_sparsity, separable_fourier_data, train_logistic_gd
-from numerics.linear import ranks_per_frequency, representation_cost
-from numerics.search import Architecture, Start, min_norm_fit
-from numerics.spectra import near_one_counts, weight_spectra
-from theory.claims import CheckResult
+from cbn.numerics.convex.margin import max_margin
+from cbn.numerics.fourier import centred_labels, circular_conv, filters_from_multipliers
+from cbn.numerics.implicit_bias import fourier_sparsity, separable_fourier_data, train_logistic_gd
+from cbn.numerics.linear import ranks_per_frequency, representation_cost
+from cbn.numerics.search import Architecture, Start, min_norm_fit
+from cbn.numerics.spectra import near_one_counts, weight_spectra
+from cbn.theory.claims import CheckResult
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:

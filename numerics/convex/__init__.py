@@ -1,2 +1,2 @@
 """Convex programs: the solver policy, depth-2 linear CNN interpolation, max-margin and
-two-layer ReLU programs (THEORY.md sections 3, 5 and 7)."""
+two-layer ReLU programs (paper_notes/theory.md sections 3, 5 and 7)."""

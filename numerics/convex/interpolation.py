@@ -1,4 +1,4 @@
-"""Depth-2 linear CNN interpolation on data (THEORY.md section 3, ``L = 2``).
+"""Depth-2 linear CNN interpolation on data (paper_notes/theory.md section 3, ``L = 2``).
 
 Program (per frequency, decoupled):
 
@@ -19,7 +19,7 @@ Two routes, cross-checked in the tests:
   satisfies ``||Lambda X^H||_op <= 1`` and ``Re tr(Lambda^H Y) = ||A(m)||_*``, so the duality
   gap is zero up to round-off (reported).
 * ``method="cvxpy"``: one cvxpy problem over half of the frequencies (one per conjugate pair,
-  complex blocks; self-conjugate blocks real), solved under :mod:`numerics.convex.solver`.
+  complex blocks; self-conjugate blocks real), solved under :mod:`cbn.numerics.convex.solver`.
 
 Either way only half the frequencies are solved; the partner ``-m`` gets ``conj A(m)``.
 """
@@ -32,22 +32,22 @@ from dataclasses import dataclass
 import cvxpy as cp
 import numpy as np
 
-from numerics.convex.solver import (
+from cbn.numerics.convex.solver import (
     DEFAULT_SOLVER,
     InfeasibleDataError,
     SolveRecord,
     check_solver,
     solve,
 )
-from numerics.fourier import (
+from cbn.numerics.fourier import (
     Convention,
     check_convention,
     frequency_multiplicity,
     half_frequency_mask,
     self_conjugate_mask,
 )
-from numerics.linear import RANK_RTOL, minimal_norm_weights, ranks_per_frequency
-from numerics.weights import Network
+from cbn.numerics.linear import RANK_RTOL, minimal_norm_weights, ranks_per_frequency
+from cbn.numerics.weights import Network
 
 #: Singular values of X(m) at or below ``DATA_RTOL * max_{m} s_max(X(m))`` are treated as zero
 #: when forming pseudo-inverses: FFT round-off puts exactly-zero spectral content at ~1e-16

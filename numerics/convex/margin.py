@@ -1,4 +1,4 @@
-"""Max-margin problem of a depth-2 single-channel linear CNN (THEORY.md section 3).
+"""Max-margin problem of a depth-2 single-channel linear CNN (paper_notes/theory.md section 3).
 
     min_beta  ||F beta||_1   subject to   y_n <x_n, beta> >= 1   (n = 1..N),
 
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import cvxpy as cp
 import numpy as np
 
-from numerics.convex.solver import DEFAULT_SOLVER, SolveRecord, solve
-from numerics.fourier import frequency_multiplicity, half_frequency_mask, negated_frequencies
+from cbn.numerics.convex.solver import DEFAULT_SOLVER, SolveRecord, solve
+from cbn.numerics.fourier import frequency_multiplicity, half_frequency_mask, negated_frequencies
 
 
 @dataclass

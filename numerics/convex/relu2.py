@@ -1,4 +1,5 @@
-"""Two-layer ReLU networks as convex programs (Pilanci & Ergen 2020; THEORY.md section 5).
+"""Two-layer ReLU networks as convex programs (Pilanci & Ergen 2020;
+paper_notes/theory.md section 5).
 
 Fully connected (``program="fc"``): ``f(x) = sum_j alpha_j relu(w_j . x + b_j) + c`` with the
 objective ``1/2 ||f(X) - y||^2 + (beta/2) sum_j (||w_j||^2 [+ b_j^2] + alpha_j^2)``. With the
@@ -17,7 +18,7 @@ the grid and the cost ``(beta/2) sum_j (||a_j||^2 + alpha_j^2)``. The neuron is
 ``relu(<v, x>)`` with ``F v_c(m) = kappa^{-1} F a(m) conj(F u_c(m))`` (``F`` the unitary DFT)
 and its minimal cost over factorizations is ``kappa sum_m ||F v(m)||_2`` (Cauchy-Schwarz over
 ``sum_m ||F u(m)||^2 = 1``), ``kappa = 1`` in the scaled convention and ``d^{-1/2}`` in the
-plain one. The program is the one above with that group norm; THEORY.md's
+plain one. The program is the one above with that group norm; paper_notes/theory.md's
 ``(beta / sqrt d) ||F v||_1`` is the plain-convention case.
 
 Exact patterns make the convex optimum equal to the non-convex optimum (enough neurons);
@@ -32,10 +33,10 @@ from dataclasses import dataclass
 import cvxpy as cp
 import numpy as np
 
-from numerics.convex.arrangements import Patterns, arrangement_patterns
-from numerics.convex.margin import unitary_dft_rows
-from numerics.convex.solver import DEFAULT_SOLVER, SolveRecord, solve
-from numerics.fourier import Convention, check_convention, circular_conv
+from cbn.numerics.convex.arrangements import Patterns, arrangement_patterns
+from cbn.numerics.convex.margin import unitary_dft_rows
+from cbn.numerics.convex.solver import DEFAULT_SOLVER, SolveRecord, solve
+from cbn.numerics.fourier import Convention, check_convention, circular_conv
 
 BIAS_MODES: tuple[str, ...] = ("none", "penalized", "free")
 #: Neurons whose penalised norm is at most this times the largest one are dropped from the

@@ -1,4 +1,4 @@
-"""The solver policy of every convex program in the toolkit (THEORY.md section 7).
+"""The solver policy of every convex program in the toolkit (paper_notes/theory.md section 7).
 
 One place decides how a cvxpy problem is solved and what a solve reports:
 
@@ -30,7 +30,8 @@ DEFAULT_SOLVER = "AUTO"
 #: (nuclear norms) always go to SCS: Clarabel takes 80 s on one complex 32x32 nuclear norm.
 AUTO_CLARABEL_MAX_VARIABLES = 20_000
 
-#: SCS stopping tolerance (absolute and relative). THEORY.md 7 asks for <= 1e-8; 1e-9 keeps the
+#: SCS stopping tolerance (absolute and relative). paper_notes/theory.md section 7 asks for <= 1e-8;
+# 1e-9 keeps the
 #: objective error below 1e-8 on the programs here, where the objective is O(1) to O(100).
 SCS_EPS = 1e-9
 #: SCS iteration cap: enough for 1e-9 on every program of the test-suite; hitting it returns

@@ -1,1 +1,2 @@
-"""Learning dynamics of linear circular CNNs vs fully-connected nets (THEORY.md section 6)."""
+"""Learning dynamics of linear circular CNNs vs fully-connected nets
+(paper_notes/theory.md section 6)."""

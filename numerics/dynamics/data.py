@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numerics.data import load_digits, make_mnist1d
+from cbn.numerics.data import load_digits, make_mnist1d
 
 #: Orthonormality tolerance for parts and output directions: they are built by QR/SVD or from
 #: exactly orthogonal cosines, whose Gram matrices deviate from I by ~1e-15 * d; 1e-10 flags any
@@ -165,7 +165,7 @@ def whitened_label_correlation(x: np.ndarray, labels: np.ndarray, spatial: Seque
     Inputs ``x`` (N, d) are centred and whitened with the pseudo-inverse square root of their
     covariance (eigenvalues below ``rtol * max`` dropped, e.g. constant pixels); targets are the
     centred one-hot labels. Whitening makes the white-input flow of
-    :mod:`numerics.dynamics.models` the flow on the measured ``Sigma_yx``.
+    :mod:`cbn.numerics.dynamics.models` the flow on the measured ``Sigma_yx``.
 
     Returns
     -------
@@ -194,7 +194,7 @@ def digits_correlation() -> tuple[Correlation, dict]:
 
 def mnist1d_correlation(num_samples: int = 5000, seed: int = 42) -> tuple[Correlation, dict]:
     """:func:`whitened_label_correlation` of MNIST-1D's training split (length 40), generated
-    offline by :func:`numerics.data.make_mnist1d` (defaults: the standard 4000 training
+    offline by :func:`cbn.numerics.data.make_mnist1d` (defaults: the standard 4000 training
     signals)."""
     data = make_mnist1d("train", num_samples, seed)
     x = data.X[:, 0]

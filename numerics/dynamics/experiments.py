@@ -1,9 +1,9 @@
-"""Measured-vs-predicted experiments on the learning dynamics (THEORY.md section 6).
+"""Measured-vs-predicted experiments on the learning dynamics (paper_notes/theory.md section 6).
 
-Each function simulates the gradient flow of :mod:`numerics.dynamics.models` (white inputs,
+Each function simulates the gradient flow of :mod:`cbn.numerics.dynamics.models` (white inputs,
 ``tau = 1``) from a stated start and returns a JSON-ready dict of measured and predicted numbers.
 Time is in units of ``tau``; strengths ``a`` are ``u_alpha^T W phi_alpha``. The closed forms
-are those of :mod:`numerics.dynamics.predictions`.
+are those of :mod:`cbn.numerics.dynamics.predictions`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from numerics.dynamics.data import Correlation, cosine_part, structured_correlation
-from numerics.dynamics.flow import (
+from cbn.numerics.dynamics.data import Correlation, cosine_part, structured_correlation
+from cbn.numerics.dynamics.flow import (
     RTOL,
     Flow,
     crossing_time,
@@ -21,9 +21,9 @@ from numerics.dynamics.flow import (
     half_times,
     mode_strengths,
 )
-from numerics.dynamics.init import aligned_cnn_start, aligned_fc_start, random_start
-from numerics.dynamics.models import CircularCNN, FullyConnected
-from numerics.dynamics.predictions import (
+from cbn.numerics.dynamics.init import aligned_cnn_start, aligned_fc_start, random_start
+from cbn.numerics.dynamics.models import CircularCNN, FullyConnected
+from cbn.numerics.dynamics.predictions import (
     cnn_dominant_rates,
     fc_rates,
     frequency_fractions,
@@ -88,7 +88,8 @@ def single_pair_half_times(spatial: Sequence[int], convention: str = "plain",
 
     Part ``k`` is a cosine at the ``k``-th non-self-conjugate frequency (axis-aligned labels
     ``1, 2, ...``), phase ``0.3 k``. CNN rate ``2 g |phi~(j)| s`` with ``g = kappa sqrt(d)``;
-    also reported: THEORY.md's literal ``2 n |phi~| s`` with ``n`` the side length (equal to
+    also reported: paper_notes/theory.md's literal ``2 n |phi~| s`` with ``n`` the side length
+    (equal to
     ours on a square 2-D grid with the plain convention, off by ``sqrt(n)`` on a 1-D grid).
     """
     spatial = tuple(spatial)

@@ -14,7 +14,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 from scipy.optimize import brentq
 
-from numerics.dynamics.models import CircularCNN, FullyConnected
+from cbn.numerics.dynamics.models import CircularCNN, FullyConnected
 
 #: Default integrator tolerances. The quantities checked are half-times to 2% and power-law
 #: exponents to 0.02; rtol 1e-10 keeps the integration error ~8 orders below both, and

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from numerics.dynamics.data import Correlation
-from numerics.dynamics.models import CircularCNN, FullyConnected
-from numerics.dynamics.predictions import frequency_targets
+from cbn.numerics.dynamics.data import Correlation
+from cbn.numerics.dynamics.models import CircularCNN, FullyConnected
+from cbn.numerics.dynamics.predictions import frequency_targets
 
 #: Frequencies whose target column is below this fraction of the largest are treated as empty
 #: (left at 0): measured correlations carry FFT round-off ~1e-16 relative on empty bins.

@@ -1,4 +1,5 @@
-"""The two linear models whose gradient-flow dynamics are compared (THEORY.md section 6).
+"""The two linear models whose gradient-flow dynamics are compared
+(paper_notes/theory.md section 6).
 
 Both map a single-channel signal ``x`` of shape ``spatial`` (``d = prod(spatial)`` pixels) to
 ``n_out`` outputs and are trained with the squared loss written through the data correlations
@@ -12,7 +13,7 @@ on correlations are the same flow.
 
 * :class:`CircularCNN`: ``h_c = w_c * x`` (circular convolution of the input with ``C`` real
   filters, kernel support ``k`` pixels per axis, the rest of the full-size filter held at 0,
-  convention 'scaled' or 'plain' of :mod:`numerics.fourier`), then a fully-connected readout
+  convention 'scaled' or 'plain' of :mod:`cbn.numerics.fourier`), then a fully-connected readout
   ``y_o = sum_{c,p} R[o, c, p] h_c(p)``. Parameters ``w`` (C, *spatial) and ``R``
   (n_out, C, *spatial); convolutions through FFTs.
 * :class:`FullyConnected`: ``y = W2 W1 x`` with ``W1`` (hidden, d) and ``W2`` (n_out, hidden).
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numerics.fourier import Convention, check_convention, scale_factor
+from cbn.numerics.fourier import Convention, check_convention, scale_factor
 
 
 def _axes(ndim_spatial: int, leading: int) -> tuple[int, ...]:

@@ -1,6 +1,7 @@
-"""Closed-form predictions for the gradient flow of the two linear models (THEORY.md section 6).
+"""Closed-form predictions for the gradient flow of the two linear models
+(paper_notes/theory.md section 6).
 
-Derivation for the exact models of :mod:`numerics.dynamics.models` (white inputs, ``tau = 1``,
+Derivation for the exact models of :mod:`cbn.numerics.dynamics.models` (white inputs, ``tau = 1``,
 gradient flow ``theta' = -grad L``). In unitary Fourier coordinates (``w~ = F w``,
 ``r~ = F R``, each an orthonormal change of the real parameters, so the flow keeps its form)
 the CNN decouples into one two-layer linear net per frequency ``m`` with a *scalar* input:
@@ -14,8 +15,9 @@ Saxe et al.'s balanced solution of ``r' = g w (sigma - b)``, ``w' = g r (sigma -
 
 and a part's strength ``a_alpha = u_alpha^T W phi_alpha = s_alpha sum_m |phi~_alpha(m)|^2
 beta_m(t)`` with ``beta_m = b_m / |sigma_m|`` (exact for the aligned balanced initialisation of
-:mod:`numerics.dynamics.init`). A single conjugate pair ``+-j`` with ``|phi~(+-j)| = 2^{-1/2}``
-gives ``a(t)`` = Saxe's sigmoid with rate ``2 g |phi~(j)| s``: THEORY.md's ``2 n |phi~| s`` for
+:mod:`cbn.numerics.dynamics.init`). A single conjugate pair ``+-j`` with ``|phi~(+-j)| = 2^{-1/2}``
+gives ``a(t)`` = Saxe's sigmoid with rate ``2 g |phi~(j)| s``: paper_notes/theory.md's ``2 n |phi~|
+s`` for
 the plain convention on an n x n grid (on a 1-D grid of n pixels the factor is ``sqrt(n)``).
 The fully-connected net ``W2 W1`` has rate ``2 s_alpha`` per part.
 
@@ -31,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numerics.dynamics.data import Correlation, unitary_dft
+from cbn.numerics.dynamics.data import Correlation, unitary_dft
 
 
 def saxe_curve(t: np.ndarray, s: float, rate: float, a0: float) -> np.ndarray:
@@ -54,7 +56,7 @@ def fc_rates(corr: Correlation, tau: float = 1.0) -> np.ndarray:
 
 
 def cnn_dominant_rates(corr: Correlation, gain: float, tau: float = 1.0) -> np.ndarray:
-    """CNN rates of THEORY.md section 6, one dominant pair per part:
+    """CNN rates of paper_notes/theory.md section 6, one dominant pair per part:
     ``2 g max_m |phi~_alpha(m)| s_alpha / tau``, shape (r,)."""
     peak = corr.part_spectra.reshape(len(corr.strengths), -1).max(axis=1)
     return 2.0 * gain * peak * np.asarray(corr.strengths) / tau

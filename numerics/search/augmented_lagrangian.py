@@ -7,11 +7,11 @@ import time
 
 import torch
 
-from numerics.search.constraint import multiplier_estimate
-from numerics.search.lbfgs import lbfgs
-from numerics.search.restoration import restore_feasibility
-from numerics.search.settings import SearchSettings
-from numerics.search.status import Status
+from cbn.numerics.search.constraint import multiplier_estimate
+from cbn.numerics.search.lbfgs import lbfgs
+from cbn.numerics.search.restoration import restore_feasibility
+from cbn.numerics.search.settings import SearchSettings
+from cbn.numerics.search.status import Status
 
 
 def augmented_lagrangian(net, fit, check, settings: SearchSettings,
@@ -22,18 +22,18 @@ def augmented_lagrangian(net, fit, check, settings: SearchSettings,
 
     ``fit = (Xf, Yf)`` are the samples the objective sees and ``check = (Xt, Yt)`` those every
     stopping rule and reported residual uses (the same tensors, or the exact compression of
-    :mod:`numerics.compress` for linear networks, whose residual has the same norm up to a
+    :mod:`cbn.numerics.compress` for linear networks, whose residual has the same norm up to a
     constant). Scales (``rms(Y)``, ``max|Y|``, the number of constraints) come from ``check``.
 
     Phase 1 minimises the residual alone (L-BFGS) to reach an interpolating network; where it
     stalls above ``settings.phase1_tol`` and ``restore`` is set, Gauss-Newton steps
-    (:func:`numerics.search.restoration.restore_feasibility`) finish it
+    (:func:`cbn.numerics.search.restoration.restore_feasibility`) finish it
     (``info['phase1_restoration']``). Phase 2 is the augmented Lagrangian started at ``mu = mu0
     * ||theta||^2 / n_constraints``: a penalty that is large from the start, because for ``L >=
     3`` a frequency block that collapses to 0 under a weak penalty is a local minimum the search
     never leaves (dropping a small singular value ``s`` saves ``L s^{2/L}`` of norm and costs
     only ``mu s^2`` of penalty). Phase 2 starts from least-squares multipliers
-    (:func:`numerics.search.constraint.multiplier_estimate`), nearly exact at a warm start, or
+    (:func:`cbn.numerics.search.constraint.multiplier_estimate`), nearly exact at a warm start, or
     from ``lam = 0`` when ``estimate_multipliers`` is false (see
     :func:`starts_from_zero_multipliers`). Per outer step ``info['history']`` keeps [iterations,
     residual, norm, seconds]; ``info['initial_multipliers']`` says which start.

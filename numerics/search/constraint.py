@@ -2,7 +2,7 @@
 
 ``J`` is the Jacobian of ``f_theta(X) / yscale`` in theta; ``J^T w`` is a backward pass and
 ``J v`` the double-backward trick, so CG never forms ``J``; the restoration
-(:mod:`numerics.search.restoration`) forms it explicitly (:func:`constraint_jacobian`).
+(:mod:`cbn.numerics.search.restoration`) forms it explicitly (:func:`constraint_jacobian`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from numerics.search.settings import SearchSettings
+from cbn.numerics.search.settings import SearchSettings
 
 
 def _solve_jjt(net, Xt, yscale, rhs_of, iters, ridge=0.0):

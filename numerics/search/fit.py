@@ -1,7 +1,8 @@
-"""Near-minimal-norm circular CNNs that represent a target on samples (THEORY.md sections 2, 7).
+"""Near-minimal-norm circular CNNs that represent a target on samples
+(paper_notes/theory.md sections 2, 7).
 
 :func:`min_norm_fit` solves ``min ||theta||^2 s.t. f_theta(X) = Y`` by an augmented Lagrangian
-(:mod:`numerics.search.augmented_lagrangian`): ``||theta||^2 + <lam, c> + (mu/2) ||c||^2``
+(:mod:`cbn.numerics.search.augmented_lagrangian`): ``||theta||^2 + <lam, c> + (mu/2) ||c||^2``
 with the scaled residual ``c = (f_theta(X) - Y) / rms(Y)``, minimised in ``theta`` by L-BFGS
 (strong Wolfe line search). A trained network certifies an **upper** bound on the
 representation cost ``R(f; Omega, L)`` of the function it computes on the samples; it bounds
@@ -17,20 +18,26 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from numerics.compress import compress_linear_data
-from numerics.inputs import InputError
-from numerics.network import CircularCNN
-from numerics.search.augmented_lagrangian import (
+from cbn.numerics.compress import compress_linear_data
+from cbn.numerics.inputs import InputError
+from cbn.numerics.network import CircularCNN
+from cbn.numerics.search.augmented_lagrangian import (
     augmented_lagrangian,
     starts_from_zero_multipliers,
 )
-from numerics.search.lbfgs import intra_op_threads, is_small
-from numerics.search.orientation import orient_linear_start
-from numerics.search.restoration import restore_feasibility
-from numerics.search.result import Architecture, MinNormResult, best_run, check_data, make_record
-from numerics.search.settings import SearchSettings
-from numerics.search.start import Start
-from numerics.search.status import Status
+from cbn.numerics.search.lbfgs import intra_op_threads, is_small
+from cbn.numerics.search.orientation import orient_linear_start
+from cbn.numerics.search.restoration import restore_feasibility
+from cbn.numerics.search.result import (
+    Architecture,
+    MinNormResult,
+    best_run,
+    check_data,
+    make_record,
+)
+from cbn.numerics.search.settings import SearchSettings
+from cbn.numerics.search.start import Start
+from cbn.numerics.search.status import Status
 
 
 @dataclass(frozen=True)
@@ -131,7 +138,7 @@ def min_norm_fit(
     settings : every other choice, with its default and reason (:class:`SearchSettings`)
 
     The search runs ``settings.restarts`` times (stopping at the first run that fits when
-    ``settings.restart_until_fit``) and keeps :func:`numerics.search.result.best_run`: the
+    ``settings.restart_until_fit``) and keeps :func:`cbn.numerics.search.result.best_run`: the
     fitting run (``residual_rel <= settings.residual_rtol``) of least norm, else the run of
     least residual; ``restarts`` of the record summarises every run.
 
@@ -153,7 +160,7 @@ def min_norm_fit(
         raise InputError(f"a {start.kind} start needs its network: use Start.given(network)")
     if start.noise > 0:
         raise InputError("min_norm_fit takes a start network as given: perturb it first "
-                         "(numerics.sweep.perturbed_network) and pass noise 0")
+                         "(cbn.numerics.sweep.perturbed_network) and pass noise 0")
     t_start = time.perf_counter()
     dtype, device = settings.torch_dtype, settings.device
     Xt = torch.as_tensor(X, dtype=dtype, device=device)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from numerics.fourier import (
+from cbn.numerics.fourier import (
     filters_from_multipliers,
     multipliers_from_filters,
     self_conjugate_mask,
 )
-from numerics.linear import RANK_RTOL
-from numerics.network import CircularCNN
+from cbn.numerics.linear import RANK_RTOL
+from cbn.numerics.network import CircularCNN
 
 
 def orient_linear_start(net: CircularCNN, X: np.ndarray, Y: np.ndarray) -> int:

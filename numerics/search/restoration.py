@@ -6,9 +6,9 @@ import time
 
 import torch
 
-from numerics.network import CircularCNN
-from numerics.search.constraint import constraint_jacobian
-from numerics.search.settings import SearchSettings
+from cbn.numerics.network import CircularCNN
+from cbn.numerics.search.constraint import constraint_jacobian
+from cbn.numerics.search.settings import SearchSettings
 
 
 def restore_feasibility(net: CircularCNN, Xt: torch.Tensor, Yt: torch.Tensor, tol: float,

@@ -8,9 +8,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from numerics.inputs import InputError
-from numerics.network import CircularCNN
-from numerics.search.status import Status
+from cbn.numerics.inputs import InputError
+from cbn.numerics.network import CircularCNN
+from cbn.numerics.search.status import Status
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class Architecture:
     depth : number of convolution layers ``L >= 1``
     widths : hidden widths ``c_1 .. c_{L-1}`` (``L - 1`` of them, each >= 1)
     activation : ``"relu"`` or ``"identity"`` (a linear CNN)
-    convention : ``"scaled"`` or ``"plain"`` (THEORY.md 1)
+    convention : ``"scaled"`` or ``"plain"`` (paper_notes/theory.md section 1)
     bias : whether the network has biases (per channel, constant over pixels)
     """
 
@@ -56,7 +56,7 @@ class Architecture:
 
 @dataclass
 class MinNormResult:
-    """Record of one search. ``norm_sq`` is an UPPER bound on R (THEORY.md 7).
+    """Record of one search. ``norm_sq`` is an UPPER bound on R (paper_notes/theory.md section 7).
 
     Attributes
     ----------
@@ -72,7 +72,7 @@ class MinNormResult:
         people (the record's ``stop_reason``)
     restored : whether Gauss-Newton restoration replaced the network the augmented Lagrangian
         stopped at (the run then fits the data it reports but need not be a KKT point)
-    filters, biases : the network in the layout of :mod:`numerics.fourier`
+    filters, biases : the network in the layout of :mod:`cbn.numerics.fourier`
     settings : the settings the run used (resolved) and its diagnostics (history, phases)
     restarts : one summary per run of the search (seed, norm, residual, converged, ...)
     """
@@ -147,7 +147,7 @@ def best_run(runs: Sequence[MinNormResult], rtol: float) -> MinNormResult:
 
 def check_data(X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``X`` ``(N, c_in, *spatial)`` and ``Y`` ``(N, c_out, *spatial)`` as float64, checked."""
-    from numerics.inputs import check_real_finite
+    from cbn.numerics.inputs import check_real_finite
 
     X = check_real_finite(np.asarray(X), "X")
     Y = check_real_finite(np.asarray(Y), "Y")

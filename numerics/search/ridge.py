@@ -16,12 +16,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from numerics.inputs import InputError
-from numerics.search.fit import make_net
-from numerics.search.result import Architecture, MinNormResult, check_data, make_record
-from numerics.search.settings import DTYPES, SearchSettings
-from numerics.search.start import Start
-from numerics.search.status import Status
+from cbn.numerics.inputs import InputError
+from cbn.numerics.search.fit import make_net
+from cbn.numerics.search.result import Architecture, MinNormResult, check_data, make_record
+from cbn.numerics.search.settings import DTYPES, SearchSettings
+from cbn.numerics.search.start import Start
+from cbn.numerics.search.status import Status
 
 
 @dataclass(frozen=True)

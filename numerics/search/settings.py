@@ -12,17 +12,17 @@ from typing import Any
 
 import torch
 
-from numerics.inputs import InputError
+from cbn.numerics.inputs import InputError
 
 #: Floating-point types a search can run in (float64 wherever a claim is checked).
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
-#: Random-start schemes of :class:`numerics.network.CircularCNN` (None: chosen per network).
+#: Random-start schemes of :class:`cbn.numerics.network.CircularCNN` (None: chosen per network).
 INIT_SCHEMES = (None, "gaussian", "orthogonal")
 
 
 @dataclass(frozen=True)
 class SearchSettings:
-    """Settings of :func:`numerics.search.min_norm_fit` (frozen, validated on construction).
+    """Settings of :func:`cbn.numerics.search.min_norm_fit` (frozen, validated on construction).
 
     Attributes
     ----------
@@ -36,16 +36,16 @@ class SearchSettings:
     history_size : L-BFGS memory; None is 20 for compressed linear fits (there the two-loop
         recursion, not the tiny network, dominates an iteration: 3 ms against 10 ms at 50 on
         the issue-3 benchmark) and 50 otherwise (on ReLU fits 20 needs up to 4x the iterations).
-    init_scheme : random starts of :class:`numerics.network.CircularCNN`; None is
+    init_scheme : random starts of :class:`cbn.numerics.network.CircularCNN`; None is
         'orthogonal' for linear networks (multipliers with equal singular values keep deep
         products well conditioned: phase 1 of the benchmark takes 300-400 iterations instead
         of 1600) and 'gaussian' for ReLU networks (no measured gain there).
     compress_linear : for linear networks, let the objective see the exact compression of
-        :func:`numerics.compress.compress_linear_data` (``c_in`` or ``2 c_in`` samples instead
+        :func:`cbn.numerics.compress.compress_linear_data` (``c_in`` or ``2 c_in`` samples instead
         of ``N``); stopping rules and the record always use all of ``(X, Y)``. Random starts
-        of square linear networks are also oriented (:mod:`numerics.search.orientation`).
+        of square linear networks are also oriented (:mod:`cbn.numerics.search.orientation`).
     restore : when the augmented Lagrangian stops without converging and above ``tol``,
-        restore feasibility by Gauss-Newton steps (:mod:`numerics.search.restoration`); the
+        restore feasibility by Gauss-Newton steps (:mod:`cbn.numerics.search.restoration`); the
         same steps finish a phase 1 that stalls above :attr:`phase1_tol`.
     restarts : runs per search: the first from the start, the others from random networks
         seeded ``start.seed + r``.
@@ -53,7 +53,7 @@ class SearchSettings:
         random rungs: a start that fits is all they need); otherwise every restart runs.
     device : torch device of the search.
     dtype : floating-point type, ``"float64"`` (default) or ``"float32"``.
-    include_bias : count biases in the minimised norm (THEORY.md default).
+    include_bias : count biases in the minimised norm (paper_notes/theory.md default).
     residual_rtol : a run fits the data when ``||f(X) - Y||_F / ||Y||_F <= residual_rtol``;
         the best run is the fitting one of least norm (else the one of least residual).
     mu_growth_cap : largest growth of the penalty over its start; beyond it L-BFGS loses

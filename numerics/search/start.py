@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from numerics.inputs import InputError
-from numerics.network import CircularCNN
+from cbn.numerics.inputs import InputError
+from cbn.numerics.network import CircularCNN
 
-#: Kinds of start; the first is the default of a sweep (:class:`numerics.sweep.SweepSpec`).
+#: Kinds of start; the first is the default of a sweep (:class:`cbn.numerics.sweep.SweepSpec`).
 KINDS = ("ladder", "random", "construction")
 
 
@@ -16,13 +16,13 @@ KINDS = ("ladder", "random", "construction")
 class Start:
     """One value for where a run starts, read at two levels.
 
-    * A sweep (:class:`numerics.sweep.SweepSpec`) gives the recipe: ``kind`` (``"ladder"``:
+    * A sweep (:class:`cbn.numerics.sweep.SweepSpec`) gives the recipe: ``kind`` (``"ladder"``:
       the previous depth's network padded to this one; ``"random"``: a seeded random network;
       ``"construction"``: the target's explicit network) and ``noise``, the relative size of a
       seeded Gaussian perturbation of a ladder or construction start's filters (0: none; see
-      :func:`numerics.sweep.perturbed_network`). The sweep builds each run's network, so its
+      :func:`cbn.numerics.sweep.perturbed_network`). The sweep builds each run's network, so its
       ``seed`` and ``network`` stay unset: ``Start("construction", noise=0.03)``.
-    * :func:`numerics.search.min_norm_fit` takes the start itself: :meth:`random` (a random
+    * :func:`cbn.numerics.search.min_norm_fit` takes the start itself: :meth:`random` (a random
       network seeded ``seed``) or :meth:`given` (that network, used as given; a perturbed
       start is perturbed when it is built, so ``noise`` must be 0 here). Restart ``r >= 1``
       of a search always starts at random with seed ``seed + r``.

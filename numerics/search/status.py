@@ -6,7 +6,7 @@ from enum import Enum
 
 
 class Status(str, Enum):
-    """Stopping rule of one run of :func:`numerics.search.min_norm_fit` or ``ridge_fit``.
+    """Stopping rule of one run of :func:`cbn.numerics.search.min_norm_fit` or ``ridge_fit``.
 
     The values are the words that start each run's ``message``.
     """

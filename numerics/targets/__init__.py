@@ -3,14 +3,14 @@
 Public API (stable, used by ``cbn fit`` / ``cbn analyze`` / ``cbn targets``):
 :class:`Target`, :func:`get_target`, :func:`register_target`, :func:`list_targets`,
 :func:`validate_target`. Importing this package registers the built-in targets of
-:mod:`numerics.targets.linear`, :mod:`numerics.targets.nonlinear` and
-:mod:`numerics.targets.relu_lowpass`.
+:mod:`cbn.numerics.targets.linear`, :mod:`cbn.numerics.targets.nonlinear` and
+:mod:`cbn.numerics.targets.relu_lowpass`.
 """
 
-from numerics.targets import linear as _linear  # noqa: F401  (registers built-ins)
-from numerics.targets import nonlinear as _nonlinear  # noqa: F401  (registers built-ins)
-from numerics.targets import relu_lowpass as _relu_lowpass  # noqa: F401  (registers built-ins)
-from numerics.targets.base import (
+from cbn.numerics.targets import linear as _linear  # noqa: F401  (registers built-ins)
+from cbn.numerics.targets import nonlinear as _nonlinear  # noqa: F401  (registers built-ins)
+from cbn.numerics.targets import relu_lowpass as _relu_lowpass  # noqa: F401  (registers built-ins)
+from cbn.numerics.targets.base import (
     SYMMETRIES,
     Factorization,
     Target,
@@ -18,8 +18,8 @@ from numerics.targets.base import (
     register_target,
     validate_target,
 )
-from numerics.targets.linear import LinearTarget
-from numerics.targets.loading import ENTRY_POINT_GROUP, get_target, list_targets
+from cbn.numerics.targets.linear import LinearTarget
+from cbn.numerics.targets.loading import ENTRY_POINT_GROUP, get_target, list_targets
 
 __all__ = [
     "ENTRY_POINT_GROUP",

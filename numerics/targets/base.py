@@ -1,7 +1,8 @@
 """The :class:`Target` protocol, known factorisations, and the cheap validation of a target.
 
 A target is a function ``f`` a circular CNN should represent, together with its domain
-``Omega`` (a seeded sampler) and what the theory knows about it (THEORY.md sections 3 and 4).
+``Omega`` (a seeded sampler) and what the theory knows about it
+(paper_notes/theory.md sections 3 and 4).
 
 Shapes
 ------
@@ -9,7 +10,8 @@ Shapes
 * outputs: ``(n, c_out, *spatial)`` for equivariant (and most ``'none'``) targets,
   ``(n, c_out)`` for translation-invariant targets and classifiers (``pooled = True``).
 
-Multipliers follow :mod:`numerics.fourier`: frequency-first ``(*spatial, c_out, c_in)``, FFT order.
+Multipliers follow :mod:`cbn.numerics.fourier`: frequency-first ``(*spatial, c_out, c_in)``, FFT
+order.
 """
 
 from __future__ import annotations
@@ -20,14 +22,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numerics.fourier import (
+from cbn.numerics.fourier import (
     Convention,
     check_convention,
     conjugate_symmetry_defect,
     filters_from_multipliers,
 )
-from numerics.inputs import InputError
-from numerics.weights import Network
+from cbn.numerics.inputs import InputError
+from cbn.numerics.weights import Network
 
 SYMMETRIES: tuple[str, ...] = ("equivariant", "invariant", "none")
 
@@ -43,7 +45,8 @@ VALIDATION_SAMPLES = 4
 
 @dataclass(frozen=True)
 class Factorization:
-    """A known factorisation ``f = decode o encode`` on ``Omega`` (THEORY.md 4, upper bound).
+    """A known factorisation ``f = decode o encode`` on ``Omega`` (paper_notes/theory.md section 4,
+    upper bound).
 
     ``g = encode(x)`` is non-negative pixelwise and at every frequency ``m`` its Fourier
     coefficient (a vector over the ``c_rep`` representation channels) lies in the subspace
@@ -123,9 +126,10 @@ class Target:
         """Multipliers ``A(m)``, shape ``(*spatial, c_out, c_in)``, of a linear target, else None.
 
         ``(f(x))^(m) = A(m) x^(m)``: the multiplier of the *operator* does not depend on the
-        convention (THEORY.md 1; only the filter realising it does, see :meth:`linear_filters`).
+        convention (paper_notes/theory.md section 1; only the filter realising it does, see
+        :meth:`linear_filters`).
         ``convention`` is validated and passed through so that
-        ``numerics.linear.representation_cost(A, L, convention)`` reads naturally.
+        ``cbn.numerics.linear.representation_cost(A, L, convention)`` reads naturally.
         """
         check_convention(convention)
         return None
@@ -136,13 +140,15 @@ class Target:
         return None if mult is None else filters_from_multipliers(mult, convention)
 
     def factorization(self) -> Factorization | None:
-        """A known factorisation through few frequencies (THEORY.md 4), or None."""
+        """A known factorisation through few frequencies (paper_notes/theory.md section 4), or
+        None."""
         return None
 
     def construction(self, depth: int, width: int,
                      X: np.ndarray | None = None) -> Network | None:
         """An explicit network computing the target (an UPPER bound on ``R(f; Omega, L)``:
-        THEORY.md 4), with ``depth`` layers and hidden layers of ``width`` channels, or None
+        paper_notes/theory.md section 4), with ``depth`` layers and hidden layers of ``width``
+        channels, or None
         when none is known (the default).
 
         ``X`` ``(n, c_in, *spatial)``: the samples it must fit, for targets whose domain is
@@ -395,7 +401,7 @@ def factorization_defects(fac: Factorization, X: np.ndarray, Y: np.ndarray) -> d
 
 
 # ---------------------------------------------------------------------------------------------
-# Registry of named targets (built-in ones register on import of numerics.targets)
+# Registry of named targets (built-in ones register on import of cbn.numerics.targets)
 # ---------------------------------------------------------------------------------------------
 
 #: name -> factory (a Target subclass or a function returning a Target; keyword parameters)
@@ -407,7 +413,7 @@ def register_target(name=None):
     ``@register_target("name")``.
 
     The factory is a :class:`Target` subclass or a function returning a target; it is called
-    with the keyword parameters given to :func:`numerics.targets.get_target`. Without a name,
+    with the keyword parameters given to :func:`cbn.numerics.targets.get_target`. Without a name,
     the class attribute ``name`` (or the function name) is used. Re-registering a name with a
     different factory is an error.
     """

@@ -8,16 +8,16 @@ responses and accepts them only if they reproduce the target on random inputs.
 Conventions: for a linear equivariant ``f``, ``f(x) = h * x`` (plain circular convolution)
 with ``h_ij = f(delta_j)_i``, the response of channel ``i`` to a unit impulse at pixel 0 of
 input channel ``j``. Its operator multiplier is ``A(m) = h^(m)`` (numpy.fft.fftn), whatever
-the convention of the filters that realise it (THEORY.md 1).
+the convention of the filters that realise it (paper_notes/theory.md section 1).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from numerics.fourier import circular_conv, filters_from_multipliers
-from numerics.targets.base import Target
-from numerics.targets.linear import LinearTarget
+from cbn.numerics.fourier import circular_conv, filters_from_multipliers
+from cbn.numerics.targets.base import Target
+from cbn.numerics.targets.linear import LinearTarget
 
 #: Agreement asked of the impulse-response operator on random inputs, relative to max|f|.
 #: A float64 evaluation of a convolution sums O(d c_in) products, so round-off stays near

@@ -1,4 +1,4 @@
-"""Built-in linear translation-equivariant targets (THEORY.md section 3).
+"""Built-in linear translation-equivariant targets (paper_notes/theory.md section 3).
 
 Each is a :class:`LinearTarget`: an operator given by its multipliers ``A(m)`` (shape
 ``(*spatial, c_out, c_in)``, ``(f(x))^(m) = A(m) x^(m)``). Theory is exact for them:
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from numerics.fourier import (
+from cbn.numerics.fourier import (
     Convention,
     check_convention,
     circular_conv,
@@ -23,8 +23,8 @@ from numerics.fourier import (
     negated_frequencies,
     self_conjugate_mask,
 )
-from numerics.linear import RANK_RTOL, ranks_per_frequency
-from numerics.targets.base import Target, register_target
+from cbn.numerics.linear import RANK_RTOL, ranks_per_frequency
+from cbn.numerics.targets.base import Target, register_target
 
 
 def _angles(spatial: Sequence[int]) -> list[np.ndarray]:

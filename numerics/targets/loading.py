@@ -7,7 +7,7 @@ Other packages ship targets through the ``cbn.targets`` entry-point group: in th
     [project.entry-points."cbn.targets"]
     my_target = "my_package.targets:make_my_target"
 
-The entry point's object is a factory: a :class:`~numerics.targets.base.Target` subclass, a
+The entry point's object is a factory: a :class:`~cbn.numerics.targets.base.Target` subclass, a
 function returning a target, or a target instance.
 """
 
@@ -20,8 +20,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from numerics.inputs import InputError
-from numerics.targets.base import REGISTRY, Target
+from cbn.numerics.inputs import InputError
+from cbn.numerics.targets.base import REGISTRY, Target
 
 ENTRY_POINT_GROUP = "cbn.targets"
 

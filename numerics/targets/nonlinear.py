@@ -1,4 +1,5 @@
-"""Built-in nonlinear targets (THEORY.md section 4) and the four tasks of [WJ24]'s experiments.
+"""Built-in nonlinear targets (paper_notes/theory.md section 4) and the four tasks of [WJ24]'s
+experiments.
 
 Where a target has a known factorisation ``f = decode o encode`` through a non-negative
 representation kept on few frequencies/channels, :meth:`Target.factorization` returns it and
@@ -14,17 +15,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from numerics.data import NON_NEGATIVE, SPATIAL, Dataset, load_dataset
-from numerics.fourier import (
+from cbn.numerics.data import NON_NEGATIVE, SPATIAL, Dataset, load_dataset
+from cbn.numerics.fourier import (
     circular_conv,
     filters_from_multipliers,
     frequency_degrees,
     multipliers_from_filters,
 )
-from numerics.inputs import InputError
-from numerics.targets.base import Factorization, Target, diagonal_projectors, register_target
-from numerics.targets.linear import check_spatial, newton_multipliers
-from numerics.weights import Network
+from cbn.numerics.inputs import InputError
+from cbn.numerics.targets.base import Factorization, Target, diagonal_projectors, register_target
+from cbn.numerics.targets.linear import check_spatial, newton_multipliers
+from cbn.numerics.weights import Network
 
 
 def _axes(spatial: Sequence[int]) -> tuple[int, ...]:
@@ -127,7 +128,8 @@ class Bottleneck(Target):
         return Factorization(self.encode, self.decode, diagonal_projectors(self.keep))
 
     def construction(self, depth: int, width: int, X: np.ndarray | None = None) -> Network:
-        """The explicit ReLU network of the factorisation (THEORY.md 4); ``X`` is not needed
+        """The explicit ReLU network of the factorisation (paper_notes/theory.md section 4); ``X``
+        is not needed
         (the shift ``B`` is a bound on the cube).
 
         ``relu(W1 * x + b1)`` -> ``g = Q * a + B >= 0`` (the representation, kept on ``V_m``)

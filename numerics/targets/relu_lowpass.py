@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from numerics.fourier import filters_from_multipliers, frequency_degrees
-from numerics.targets.base import Target, register_target
-from numerics.targets.linear import check_spatial, lowpass
-from numerics.weights import Network
+from cbn.numerics.fourier import filters_from_multipliers, frequency_degrees
+from cbn.numerics.targets.base import Target, register_target
+from cbn.numerics.targets.linear import check_spatial, lowpass
+from cbn.numerics.weights import Network
 
 
 class ReluLowpass(Target):
@@ -36,7 +36,8 @@ class ReluLowpass(Target):
         return int(self.keep.sum())
 
     def construction(self, depth: int, width: int, X: np.ndarray | None = None) -> Network:
-        """One-channel ReLU network computing ``relu(P_K x)`` exactly on ``X`` (THEORY.md 4),
+        """One-channel ReLU network computing ``relu(P_K x)`` exactly on ``X``
+        (paper_notes/theory.md section 4),
         hidden layers zero-padded to ``width`` channels.
 
         ``depth = 2``: ``P_K``, then the identity. ``depth >= 3``: ``z_1 = P_K x + B`` with

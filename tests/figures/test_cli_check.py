@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from figures.cli import main
-from numerics.weights import Network
+from cbn.figures.cli import main
+from cbn.numerics.weights import Network
 
 
 def test_check_quick_json_and_report(tmp_path, capsys):

@@ -9,9 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from figures.cli import main
-from numerics.fourier import circular_conv, multipliers_from_filters
-from numerics.linear import representation_cost
+from cbn.figures.cli import main
+from cbn.numerics.fourier import circular_conv, multipliers_from_filters
+from cbn.numerics.linear import representation_cost
 
 
 @pytest.fixture
@@ -120,7 +120,7 @@ def test_bad_beta_is_refused(scalar_file, capsys):
 
 
 def test_solver_failure_exits_1_with_one_line(scalar_file, capsys, monkeypatch):
-    import numerics.convex.solver as policy
+    import cbn.numerics.convex.solver as policy
 
     monkeypatch.setattr(policy, "SCS_MAX_ITERS", 2)  # cannot converge: status not optimal
     code = main(["convex", str(scalar_file), "--program", "relu2", "--beta", "0.1",
@@ -132,7 +132,7 @@ def test_solver_failure_exits_1_with_one_line(scalar_file, capsys, monkeypatch):
 
 def test_subprocess_has_no_traceback(tmp_path):
     path = _save(tmp_path / "bad.npz", X=np.ones((3, 1, 4)), Y=np.ones((2, 1, 4)))
-    proc = subprocess.run([sys.executable, "-m", "figures.cli", "convex", str(path),
+    proc = subprocess.run([sys.executable, "-m", "cbn.figures.cli", "convex", str(path),
                            "--program", "interpolate"], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

@@ -12,9 +12,9 @@ import time
 import numpy as np
 import pytest
 
-from figures.cli import main
-from numerics.store import ResultStore
-from numerics.sweep import run_min_norm
+from cbn.figures.cli import main
+from cbn.numerics.store import ResultStore
+from cbn.numerics.sweep import run_min_norm
 
 #: derivative on d = 8 (exact R0 = 6, R1 = -2.7726): a well-conditioned linear target
 BASE = ["derivative", "--param", "spatial=[8]", "--samples", "8", "--width", "2",
@@ -118,7 +118,7 @@ def test_analyze_writes_one_report_folder(tmp_path, capsys):
 
 
 def test_cbn_fit_killed_half_way_resumes_to_identical_records(tmp_path):
-    cmd = [sys.executable, "-m", "figures.cli", "fit", *BASE, "--depths", "2,3",
+    cmd = [sys.executable, "-m", "cbn.figures.cli", "fit", *BASE, "--depths", "2,3",
            "--seeds", "2", "--json"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     killed = tmp_path / "killed"
@@ -177,7 +177,7 @@ def test_ctrl_c_with_local_processes_exits_130_and_leaves_store_consistent(tmp_p
     alone do not imply it: under load one worker can finish two runs while the other is still
     starting. The waits are on conditions with a generous bound, never on elapsed time."""
     store = tmp_path / "store"
-    cmd = [sys.executable, "-m", "figures.cli", "fit", *BASE[:-3], "--workers", "2", "--quiet",
+    cmd = [sys.executable, "-m", "cbn.figures.cli", "fit", *BASE[:-3], "--workers", "2", "--quiet",
            "--depths", "2,3,4,6,8", "--seeds", "3", "--store", str(store)]
     proc = subprocess.Popen(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"},
                             start_new_session=True, stdout=subprocess.PIPE,
@@ -256,7 +256,7 @@ def test_issue_multichannel_lowpass_sweep_matches_closed_form(tmp_path, capsys):
 
 
 def test_seed_spread_counts_fitting_runs_only():
-    from figures.commands.fit import seed_spread
+    from cbn.figures.commands.fit import seed_spread
     runs = [{"norm_sq": 10.0, "residual_rel": 1e-9}, {"norm_sq": 12.0, "residual_rel": 1e-8},
             {"norm_sq": 5.0, "residual_rel": 1e-2}]  # the lowest norm misses the data
     assert seed_spread(runs, 1e-6) == (2, 0.2)
@@ -285,9 +285,9 @@ def test_fit_text_table_shows_seed_spread_and_marks_runs_that_do_not_fit(tmp_pat
 
 def test_set_reaches_every_search_setting():
     """``--set KEY=VALUE`` can set every field of SearchSettings (values parsed as JSON)."""
-    from figures.cli import build_parser
-    from figures.commands.fit import settings_from_args
-    from numerics.search import SearchSettings
+    from cbn.figures.cli import build_parser
+    from cbn.figures.commands.fit import settings_from_args
+    from cbn.numerics.search import SearchSettings
 
     changed = {"max_iter": 5, "tol": 1e-9, "gtol": 1e-9, "inner_iter": 3, "mu0": 10.0,
                "history_size": 7, "init_scheme": "orthogonal", "compress_linear": False,

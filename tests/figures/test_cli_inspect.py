@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from figures.cli import main
-from numerics.spectra import weight_spectra
-from numerics.store import ResultStore
-from numerics.sweep import target_from_config
-from numerics.torch_import import export_network
-from numerics.weights import Network
+from cbn.figures.cli import main
+from cbn.numerics.spectra import weight_spectra
+from cbn.numerics.store import ResultStore
+from cbn.numerics.sweep import target_from_config
+from cbn.numerics.torch_import import export_network
+from cbn.numerics.weights import Network
 
 MODELS = '''
 import torch

@@ -9,9 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from figures.cli import main
-from numerics.fourier import multipliers_from_filters
-from numerics.linear import representation_cost
+from cbn.figures.cli import main
+from cbn.numerics.fourier import multipliers_from_filters
+from cbn.numerics.linear import representation_cost
 
 
 @pytest.fixture
@@ -64,7 +64,8 @@ def test_bad_input_one_line(tmp_path, capsys, make, args, needle):
 
 def test_console_script_exits_nonzero_without_traceback(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "figures.cli", "linear", str(tmp_path / "none.npy"), "--depth", "2"],
+        [sys.executable, "-m", "cbn.figures.cli", "linear", str(tmp_path / "none.npy"),
+         "--depth", "2"],
         capture_output=True, text=True,
     )
     assert proc.returncode == 2

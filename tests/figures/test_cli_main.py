@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-import figures.commands.linear as linear_command
-from figures.cli import COMMANDS, main
-from figures.files import json_text
+import cbn.figures.commands.linear as linear_command
+from cbn.figures.cli import COMMANDS, main
+from cbn.figures.files import json_text
 
 EXAMPLE_FILTER = str(Path(__file__).resolve().parents[2] / "figures" / "examples"
                      / "lowpass_1d.npy")
@@ -21,7 +21,7 @@ HEAVY = ("torch", "matplotlib", "cvxpy", "scipy", "dask", "sklearn")
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "figures.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "cbn.figures.cli", *args], capture_output=True,
                           text=True, timeout=300)
 
 
@@ -32,7 +32,7 @@ def test_version_names_the_installed_distribution():
 
 
 def test_help_lists_every_command_without_importing_heavy_libraries():
-    code = ("import sys\nfrom figures.cli import main\ntry:\n    main(['--help'])\n"
+    code = ("import sys\nfrom cbn.figures.cli import main\ntry:\n    main(['--help'])\n"
             "except SystemExit:\n    pass\n"
             f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

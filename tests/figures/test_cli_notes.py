@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from figures.cli import main
-from figures.paper_notes import BEGIN, END, NOTE_SOURCES, notes_of
-from theory.claims import all_claims
+from cbn.figures.cli import main
+from cbn.figures.paper_notes import BEGIN, END, NOTE_SOURCES, notes_of
+from cbn.theory.claims import all_claims
 
 NOTES = Path(__file__).resolve().parents[2] / "paper_notes"
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from figures.cli import main
-from numerics.store import ResultStore
+from cbn.figures.cli import main
+from cbn.numerics.store import ResultStore
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "figures" / "examples"
 EXAMPLE_FILTER = str(EXAMPLES / "lowpass_1d.npy")
@@ -115,7 +115,7 @@ def test_existing_store_and_new_nested_out_are_accepted(tmp_path, capsys):
 
 def test_bad_out_from_a_real_process_has_no_traceback(tmp_path):
     (tmp_path / "outfile").write_text("keep me\n")
-    proc = subprocess.run([sys.executable, "-m", "figures.cli", *WRITING_COMMANDS["linear"],
+    proc = subprocess.run([sys.executable, "-m", "cbn.figures.cli", *WRITING_COMMANDS["linear"],
                            "--out", "outfile/sub"], cwd=tmp_path, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 2
@@ -206,7 +206,7 @@ def test_store_folder_removed_mid_sweep_is_reported_not_recreated(tmp_path, monk
 
 def test_out_folder_failing_between_figures_keeps_store_records(tmp_path, monkeypatch,
                                                                 capsys):
-    import figures.commands.figures as figures_command
+    import cbn.figures.commands.figures as figures_command
 
     out, store = tmp_path / "out", tmp_path / "store"
     original = figures_command.run_recipe

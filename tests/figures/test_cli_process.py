@@ -16,14 +16,14 @@ from pathlib import Path
 import psutil
 import pytest
 
-from figures.cli import main
+from cbn.figures.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 PRINTING = '''
 import numpy as np
-from numerics.targets import Target
+from cbn.numerics.targets import Target
 
 print(15)
 
@@ -38,7 +38,7 @@ class Loud(Target):
 
 
 def _cbn(*args, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "figures.cli", *args], env=ENV,
+    return subprocess.run([sys.executable, "-m", "cbn.figures.cli", *args], env=ENV,
                           capture_output=True, text=True, **kwargs)
 
 
@@ -77,7 +77,7 @@ def test_sigterm_ends_the_workers(tmp_path):
     """SIGTERM to the parent alone (what a job scheduler or ``kill`` sends)."""
     store = tmp_path / "store"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "figures.cli", "fit", "derivative", "--param", "spatial=[8]",
+        [sys.executable, "-m", "cbn.figures.cli", "fit", "derivative", "--param", "spatial=[8]",
          "--samples", "8", "--width", "2", "--workers", "2", "--quiet", "--depths", "2,3,4,6,8",
          "--seeds", "3", "--init", "random", "--store", str(store)],
         env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -110,6 +110,6 @@ def test_wheel_ships_example_filters_and_licence(tmp_path):
                    capture_output=True)
     names = zipfile.ZipFile(next((tmp_path / "dist").glob("*.whl"))).namelist()
     examples = {p.name for p in (ROOT / "figures" / "examples").glob("*.npy")}
-    assert examples and {f"figures/examples/{n}" for n in examples} <= set(names)
+    assert examples and {f"cbn/figures/examples/{n}" for n in examples} <= set(names)
     assert any(n.endswith("/LICENSE") for n in names)
     assert "MIT License" in (ROOT / "LICENSE").read_text()

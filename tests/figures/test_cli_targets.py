@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from figures.cli import main
-from numerics.targets.base import REGISTRY
+from cbn.figures.cli import main
+from cbn.numerics.targets.base import REGISTRY
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "cbn_example_targets"
@@ -75,7 +75,7 @@ def test_entry_point_target_in_a_fresh_process(tmp_path):
     """A separate interpreter with the package on its path: listed and validated by name."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(FIXTURE), str(ROOT)]))
     proc = subprocess.run(
-        [sys.executable, "-m", "figures.cli", "targets", "example_moving_average", "--validate",
+        [sys.executable, "-m", "cbn.figures.cli", "targets", "example_moving_average", "--validate",
          "--json"],
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
     )
@@ -94,7 +94,7 @@ def test_validate_rejects_a_bad_user_file(tmp_path):
     path = tmp_path / "bad.py"
     path.write_text(
         "import numpy as np\n"
-        "from numerics.targets import Target\n"
+        "from cbn.numerics.targets import Target\n"
         "class Bad(Target):\n"
         "    name = 'bad'\n"
         "    spatial = (8,)\n"

@@ -22,7 +22,7 @@ def test_entry_point_target_runs_through_fit_and_analyze(tmp_path):
     common = ["example_moving_average", "--depths", "1,2", "--seeds", "1", "--samples", "8",
               "--max-iter", "200", "--store", str(tmp_path / "store"), "--workers", "1",
               "--quiet"]
-    fit = subprocess.run([sys.executable, "-m", "figures.cli", "fit", *common, "--json"],
+    fit = subprocess.run([sys.executable, "-m", "cbn.figures.cli", "fit", *common, "--json"],
                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert fit.returncode == 0, fit.stderr
     summary = json.loads(fit.stdout)
@@ -34,7 +34,7 @@ def test_entry_point_target_runs_through_fit_and_analyze(tmp_path):
     assert abs(summary["norm"][0] - 10 / 3) <= 1e-6 * 10 / 3
     out = tmp_path / "report"
     analyze = subprocess.run(
-        [sys.executable, "-m", "figures.cli", "analyze", *common, "--out", str(out)],
+        [sys.executable, "-m", "cbn.figures.cli", "analyze", *common, "--out", str(out)],
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
     )
     assert analyze.returncode == 0, analyze.stderr

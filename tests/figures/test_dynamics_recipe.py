@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from figures.recipes.dynamics import plot_learning_curves
-from numerics.dynamics.experiments import inversion_example, learning_curves
+from cbn.figures.recipes.dynamics import plot_learning_curves
+from cbn.numerics.dynamics.experiments import inversion_example, learning_curves
 
 
 def test_learning_curves_plot(tmp_path):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from figures.cli import main
+from cbn.figures.cli import main
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "figures" / "examples" / "digits_cnn.py"
 

@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 
-from figures.recipes import activation_energy, bottleneck_slack  # noqa: E402
+from cbn.figures.recipes import activation_energy, bottleneck_slack  # noqa: E402
 
 
 def _row(depth, norm, factorisation, bound):

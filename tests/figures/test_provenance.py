@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-import figures.recipe_runner as runner
-from figures.provenance import NOTES_DIR, RECONSTRUCTION_NOTICE, Provenance
-from figures.recipes import RECIPES
-from figures.reproduce_report import figures_markdown
+import cbn.figures.recipe_runner as runner
+from cbn.figures.provenance import NOTES_DIR, RECONSTRUCTION_NOTICE, Provenance
+from cbn.figures.recipes import RECIPES
+from cbn.figures.reproduce_report import figures_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 

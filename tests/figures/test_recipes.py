@@ -13,9 +13,9 @@ import struct
 import numpy as np
 import pytest
 
-import figures.recipe_runner as runner
-from figures.recipes import RECIPES
-from numerics.store import ResultStore
+import cbn.figures.recipe_runner as runner
+from cbn.figures.recipes import RECIPES
+from cbn.numerics.store import ResultStore
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -151,7 +151,7 @@ def test_recipe_tiny(name, tmp_path):
 
 
 def test_frequency_labels_name_type_and_degree():
-    from figures.recipes._common import frequency_label
+    from cbn.figures.recipes._common import frequency_label
 
     assert frequency_label((8,), (0,)) == "m=0 constant deg 0"
     assert frequency_label((8,), (1,)) == "m=±1 pair deg 1"
@@ -161,7 +161,7 @@ def test_frequency_labels_name_type_and_degree():
 
 
 def test_off_support_fraction_ignores_the_constant_frequency():
-    from figures.recipes.activation_energy import off_support_fraction
+    from cbn.figures.recipes.activation_energy import off_support_fraction
 
     keep = np.array([True, True, False, False, False, False, False, True])
     energy = np.zeros((8, 1))
@@ -172,8 +172,8 @@ def test_off_support_fraction_ignores_the_constant_frequency():
 
 
 def test_factorisation_network_is_exact_and_costs_kept_plus_d():
-    from figures.recipes._common import relu_lowpass_data
-    from numerics.spectra import forward
+    from cbn.figures.recipes._common import relu_lowpass_data
+    from cbn.numerics.spectra import forward
 
     target, X, Y = relu_lowpass_data((8,), 1, 5, seed=3)
     keep = target.keep

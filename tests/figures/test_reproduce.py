@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import figures.commands.reproduce as reproduce_cmd
-import figures.recipe_runner as runner
-from figures.cli import main
-from numerics.store import ResultStore
-from theory.claims import select_claims
+import cbn.figures.commands.reproduce as reproduce_cmd
+import cbn.figures.recipe_runner as runner
+from cbn.figures.cli import main
+from cbn.numerics.store import ResultStore
+from cbn.theory.claims import select_claims
 
 
 def test_unknown_figure_is_one_line_error(capsys):

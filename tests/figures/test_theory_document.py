@@ -7,8 +7,8 @@ import re
 import shutil
 from pathlib import Path
 
-from figures.paper_notes import NOTE_SOURCES, update_notes
-from theory.claims import all_claims
+from cbn.figures.paper_notes import NOTE_SOURCES, update_notes
+from cbn.theory.claims import all_claims
 
 ROOT = Path(__file__).resolve().parents[2]
 THEORY = ROOT / "paper_notes" / "theory.md"

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-SNIPPET = "import os, figures.cli, torch; print(os.environ['OMP_WAIT_POLICY'])"
+SNIPPET = "import os, cbn.figures.cli, torch; print(os.environ['OMP_WAIT_POLICY'])"
 
 
 def _policy(env: dict) -> str:

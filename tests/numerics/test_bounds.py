@@ -1,4 +1,5 @@
-"""Constant-input Jacobian blocks, Schatten lower bound and bottleneck inequality (THEORY.md 4)."""
+"""Constant-input Jacobian blocks, Schatten lower bound and bottleneck inequality
+(paper_notes/theory.md section 4)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from numerics.bounds import (
+from cbn.numerics.bounds import (
     bottleneck_terms,
     constant_input_jacobian,
     jacobian_blocks_fd,
     schatten_lower_bound,
 )
-from numerics.fourier import dense_operator, filters_from_multipliers, multipliers_from_filters
-from numerics.linear import minimal_norm_weights, representation_cost
-from numerics.spectra import forward
+from cbn.numerics.fourier import dense_operator, filters_from_multipliers, multipliers_from_filters
+from cbn.numerics.linear import minimal_norm_weights, representation_cost
+from cbn.numerics.spectra import forward
 
 
 def random_net(rng, spatial, depth, bias=True):
@@ -48,7 +49,8 @@ def test_jacobian_blocks_match_finite_differences(spatial, convention):
         # round-off ~1e-16 * |f| / 1e-6 ~ 1e-10 relative unless a kink lies within 1e-6
         # (probability ~1e-6 for these random biases). 1e-7 leaves a margin of 1000.
         assert np.abs(blocks - fd).max() / scale < 1e-7
-        # Block-diagonality at a constant input (THEORY.md 4): off-diagonal mass is round-off.
+        # Block-diagonality at a constant input (paper_notes/theory.md section 4): off-diagonal mass
+        # is round-off.
         assert off < 1e-7
 
 
@@ -169,7 +171,7 @@ def test_bottleneck_slack_equals_its_closed_form(convention):
 def test_bottleneck_bound_is_attained_with_its_dropped_term():
     """Linear nets with kept singular values 1 and nonzero dropped ones attain the bound; a
     bound without the dropped term would leave slack sum_l dropped > 0."""
-    from numerics.checks.relu import bottleneck_equality_nets
+    from cbn.numerics.checks.relu import bottleneck_equality_nets
 
     for filters, _, convention in bottleneck_equality_nets(12, 7):
         terms = bottleneck_terms(filters, None, np.zeros(filters[0].shape[1]), "identity",

@@ -1,4 +1,4 @@
-"""Exact compression of samples for linear circular CNNs (numerics.compress)."""
+"""Exact compression of samples for linear circular CNNs (cbn.numerics.compress)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from numerics.compress import compress_linear_data
-from numerics.fourier import circular_conv
-from numerics.network import CircularCNN
+from cbn.numerics.compress import compress_linear_data
+from cbn.numerics.fourier import circular_conv
+from cbn.numerics.network import CircularCNN
 
 GRIDS = [(16,), (6, 5)]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import numerics.checks.convex as checks
+import cbn.numerics.checks.convex as checks
 
 
 def test_savarese_check_detects_a_wrong_formula(monkeypatch):
@@ -12,7 +12,8 @@ def test_savarese_check_detects_a_wrong_formula(monkeypatch):
 
 
 def test_circular_factor_check_passes_when_the_factors_agree(monkeypatch):
-    # If the scaled network's cost carried THEORY.md's factor, the check would pass: it compares
+    # If the scaled network's cost carried paper_notes/theory.md's factor, the check would pass: it
+    # compares
     # the two programs and nothing else.
     original = checks.relu2_circular
     monkeypatch.setattr(checks, "relu2_circular",

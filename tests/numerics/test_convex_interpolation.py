@@ -6,16 +6,16 @@ import cvxpy as cp
 import numpy as np
 import pytest
 
-import numerics.convex.interpolation as interpolation
-from numerics.convex.interpolation import data_spectra, interpolate
-from numerics.convex.solver import InfeasibleDataError
-from numerics.fourier import (
+import cbn.numerics.convex.interpolation as interpolation
+from cbn.numerics.convex.interpolation import data_spectra, interpolate
+from cbn.numerics.convex.solver import InfeasibleDataError
+from cbn.numerics.fourier import (
     circular_conv,
     multipliers_from_filters,
     negated_frequencies,
     self_conjugate_mask,
 )
-from numerics.linear import ranks_per_frequency, representation_cost
+from cbn.numerics.linear import ranks_per_frequency, representation_cost
 
 # Instances: (N, c_in, c_out, spatial). N >= c_in makes every X(m) full row rank (generic data).
 FULL_ROW_RANK = [(4, 3, 2, (6,)), (5, 2, 3, (4, 3)), (3, 3, 3, (5,))]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from numerics.convex.margin import max_margin
-from numerics.convex.solver import InfeasibleDataError
+from cbn.numerics.convex.margin import max_margin
+from cbn.numerics.convex.solver import InfeasibleDataError
 
 
 def _separable(rng, n, spatial):
@@ -95,7 +95,7 @@ def _gd_trajectory(X, y, checkpoints, seed, gain=1e-2, eta=0.01):
     theta <- theta - eta ||theta|| g / ||g|| (plain GD on the exponential loss converges in
     direction like 1/log t: normalising the step lets ||theta|| grow geometrically)."""
     torch = pytest.importorskip("torch")
-    network = pytest.importorskip("numerics.network", reason="needs the engine (issue 3)")
+    network = pytest.importorskip("cbn.numerics.network", reason="needs the engine (issue 3)")
     d = X.shape[-1]
     net = network.CircularCNN((1, 1, 1), (d,), activation="identity", bias=False, seed=seed,
                               init_gain=gain)

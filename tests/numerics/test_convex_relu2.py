@@ -7,9 +7,9 @@ import pytest
 import torch
 from scipy.optimize import linprog
 
-from numerics.convex.arrangements import arrangement_patterns, cell_bound
-from numerics.convex.relu2 import relu2_circular, relu2_fc
-from numerics.convex.solver import InfeasibleDataError
+from cbn.numerics.convex.arrangements import arrangement_patterns, cell_bound
+from cbn.numerics.convex.relu2 import relu2_circular, relu2_fc
+from cbn.numerics.convex.solver import InfeasibleDataError
 
 # Agreement between the convex value and the rebuilt network's objective: the rebuild is exact
 # algebra, so the difference is the solver's constraint violation (tolerance 1e-9) times the
@@ -93,7 +93,8 @@ def test_circular_rebuilt_network_attains_the_value(rng, convention, beta):
 
 
 def test_circular_with_one_pixel_is_the_fully_connected_program(rng):
-    # d = 1: ||F v||_{1,2} = ||v||_2 and the convolution is a matrix product (THEORY.md 2).
+    # d = 1: ||F v||_{1,2} = ||v||_2 and the convolution is a matrix product
+    # (paper_notes/theory.md section 2).
     X = rng.standard_normal((7, 3, 1))
     y = rng.standard_normal(7)
     circ = relu2_circular(X, y, 0.1, "scaled", "CLARABEL")

@@ -6,8 +6,8 @@ import cvxpy as cp
 import numpy as np
 import pytest
 
-import numerics.convex.solver as policy
-from numerics.convex.solver import (
+import cbn.numerics.convex.solver as policy
+from cbn.numerics.convex.solver import (
     ConvexSolveError,
     InfeasibleDataError,
     choose_solver,

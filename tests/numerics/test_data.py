@@ -11,9 +11,9 @@ import struct
 import numpy as np
 import pytest
 
-from numerics.data import MNIST_ENV, load_dataset, load_digits, load_mnist, make_mnist1d
-from numerics.inputs import InputError
-from numerics.targets import get_target, validate_target
+from cbn.numerics.data import MNIST_ENV, load_dataset, load_digits, load_mnist, make_mnist1d
+from cbn.numerics.inputs import InputError
+from cbn.numerics.targets import get_target, validate_target
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Unit tests of numerics.dynamics: models against dense oracles and finite differences, data
+"""Unit tests of cbn.numerics.dynamics: models against dense oracles and finite differences, data
 sets that realise a correlation, the aligned start, the closed-form sigmoids."""
 
 from __future__ import annotations
@@ -6,23 +6,23 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from numerics.dynamics.data import (
+from cbn.numerics.dynamics.data import (
     cosine_part,
     dataset_correlations,
     realise_dataset,
     structured_correlation,
     unitary_dft,
 )
-from numerics.dynamics.flow import gradient_flow, half_times, mode_strengths
-from numerics.dynamics.init import aligned_cnn_start, aligned_fc_start, random_start
-from numerics.dynamics.models import CircularCNN, FullyConnected
-from numerics.dynamics.predictions import (
+from cbn.numerics.dynamics.flow import gradient_flow, half_times, mode_strengths
+from cbn.numerics.dynamics.init import aligned_cnn_start, aligned_fc_start, random_start
+from cbn.numerics.dynamics.models import CircularCNN, FullyConnected
+from cbn.numerics.dynamics.predictions import (
     cnn_dominant_rates,
     frequency_fractions,
     saxe_curve,
     saxe_half_time,
 )
-from numerics.fourier import circular_conv, dense_operator
+from cbn.numerics.fourier import circular_conv, dense_operator
 
 #: FFT vs dense sums of O(1) Gaussian entries over d <= 64 pixels: round-off ~1e-15 * d.
 ORACLE_ATOL = 1e-12

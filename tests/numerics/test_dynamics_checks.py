@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-import numerics.checks.dynamics as checks
-import numerics.dynamics.experiments as experiments
-from numerics.dynamics.predictions import fc_rates
+import cbn.numerics.checks.dynamics as checks
+import cbn.numerics.dynamics.experiments as experiments
+from cbn.numerics.dynamics.predictions import fc_rates
 
 
 def test_single_pair_check_fails_with_a_5_percent_wrong_rate(monkeypatch):
@@ -42,7 +42,8 @@ def test_collision_matters():
 
 
 def test_finding_theory_rate_literal_is_off_by_sqrt_n_in_1d():
-    """THEORY.md's '2 n |phi~| s' holds on an n x n grid but not on a 1-D grid of n = 16 pixels,
+    """paper_notes/theory.md's '2 n |phi~| s' holds on an n x n grid but not on a 1-D grid of n = 16
+    pixels,
     where the true factor is sqrt(16) = 4: predicted half-times are 4 times too short."""
     result = checks.check_theory_rate_literal("quick")
     assert not result.passed

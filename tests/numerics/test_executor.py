@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from numerics.executor import (
+from cbn.numerics.executor import (
     DaskExecutor,
     LocalExecutor,
     SerialExecutor,
     available_cores,
     make_executor,
 )
-from numerics.inputs import InputError
+from cbn.numerics.inputs import InputError
 
 
 def seeded_work(payload: dict) -> dict:

@@ -1,15 +1,15 @@
-"""Depth-scaling fits L R0 + R1 + R2/L against exact linear costs (numerics.fitting) and the
-flags and notes of numerics.diagnosis."""
+"""Depth-scaling fits L R0 + R1 + R2/L against exact linear costs (cbn.numerics.fitting) and the
+flags and notes of cbn.numerics.diagnosis."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from numerics.diagnosis import diagnose
-from numerics.fitting import depths_to_resolve, fit_depth_scaling
-from numerics.fourier import multipliers_from_filters
-from numerics.linear import expansion_terms, representation_cost
+from cbn.numerics.diagnosis import diagnose
+from cbn.numerics.fitting import depths_to_resolve, fit_depth_scaling
+from cbn.numerics.fourier import multipliers_from_filters
+from cbn.numerics.linear import expansion_terms, representation_cost
 
 
 def test_exact_three_term_series_is_recovered():

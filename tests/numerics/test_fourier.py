@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from numerics.fourier import (
+from cbn.numerics.fourier import (
     centred_labels,
     circular_conv,
     dense_operator,

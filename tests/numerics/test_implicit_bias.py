@@ -6,8 +6,8 @@ import cvxpy as cp
 import numpy as np
 import pytest
 
-from numerics.convex.margin import max_margin
-from numerics.implicit_bias import (
+from cbn.numerics.convex.margin import max_margin
+from cbn.numerics.implicit_bias import (
     fourier_sparsity,
     separable_fourier_data,
     train_logistic_gd,

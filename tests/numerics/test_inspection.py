@@ -1,4 +1,4 @@
-"""Spectra, counts, Jacobian bounds and energies of imported CNNs (numerics.inspection)."""
+"""Spectra, counts, Jacobian bounds and energies of imported CNNs (cbn.numerics.inspection)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,18 @@ import torch
 from torch import nn
 from torch_models import KINDS, random_model
 
-from numerics.bounds import LOOSE_RANK_RTOL, constant_input_jacobian, schatten_lower_bound
-from numerics.fourier import multipliers_from_filters
-from numerics.imported import schatten_bound
-from numerics.inspection import (
+from cbn.numerics.bounds import LOOSE_RANK_RTOL, constant_input_jacobian, schatten_lower_bound
+from cbn.numerics.fourier import multipliers_from_filters
+from cbn.numerics.imported import schatten_bound
+from cbn.numerics.inspection import (
     activation_energies,
     inspect_network,
     layer_spectra,
     real_filter_singular_values,
 )
-from numerics.linear import ranks_per_frequency, singular_values
-from numerics.spectra import activation_energy, counts_by_type_and_degree
-from numerics.torch_import import import_model
+from cbn.numerics.linear import ranks_per_frequency, singular_values
+from cbn.numerics.spectra import activation_energy, counts_by_type_and_degree
+from cbn.numerics.torch_import import import_model
 
 
 @pytest.mark.parametrize("spatial", [(6,), (7,), (4, 6), (5, 4), (1,)])
@@ -57,8 +57,9 @@ def _full_size_relu_net(grid, seed, bias=True):
 
 @pytest.mark.parametrize("grid", [(8,), (5,), (4, 6)])
 def test_stride_one_bound_is_the_toolkit_plain_bound(grid):
-    """One grid, no head: the bound is THEORY.md 4's plain-convention Schatten bound, computed
-    by numerics.bounds on the converted filters."""
+    """One grid, no head: the bound is paper_notes/theory.md section 4's plain-convention Schatten
+    bound, computed
+    by cbn.numerics.bounds on the converted filters."""
     _, net = _full_size_relu_net(grid, 1)
     filters, biases = [l.filter for l in net.layers], [l.bias for l in net.layers]
     for value in np.random.default_rng(2).standard_normal((4, 2)):

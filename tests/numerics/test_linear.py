@@ -9,8 +9,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from numerics.fourier import multipliers_from_filters
-from numerics.linear import (
+from cbn.numerics.fourier import multipliers_from_filters
+from cbn.numerics.linear import (
     analyze_linear_filter,
     compose_multipliers,
     expansion_terms,
@@ -19,8 +19,8 @@ from numerics.linear import (
     ranks_per_frequency,
     representation_cost,
 )
-from numerics.weights import Network
-from theory.exact_dft import exact_cost, exact_ranks
+from cbn.numerics.weights import Network
+from cbn.theory.exact_dft import exact_cost, exact_ranks
 
 # The construction is a product of SVD factors and two FFTs: its error is a few ulps times the
 # condition of the blocks (O(10) for random Gaussian targets), so 1e-10 relative is the issue's

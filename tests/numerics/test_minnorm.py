@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 import torch
 
-from numerics.fourier import (
+from cbn.numerics.fourier import (
     circular_conv,
     dense_operator,
     filters_from_multipliers,
     multipliers_from_filters,
 )
-from numerics.inputs import InputError
-from numerics.linear import compose_multipliers, representation_cost
-from numerics.network import CircularCNN
-from numerics.search import (
+from cbn.numerics.inputs import InputError
+from cbn.numerics.linear import compose_multipliers, representation_cost
+from cbn.numerics.network import CircularCNN
+from cbn.numerics.search import (
     Architecture,
     MinNormResult,
     RidgeSettings,
@@ -26,8 +26,8 @@ from numerics.search import (
     min_norm_fit,
     ridge_fit,
 )
-from numerics.search.orientation import orient_linear_start as _orient_linear_start
-from numerics.starts import linear_closed_form_init, pad_to_depth
+from cbn.numerics.search.orientation import orient_linear_start as _orient_linear_start
+from cbn.numerics.starts import linear_closed_form_init, pad_to_depth
 
 # Issue requirement: the search reaches the closed form within 1e-4 relative, from above.
 CLOSED_FORM_GAP = 1e-4
@@ -158,7 +158,7 @@ def test_stopping_rules_see_all_the_data_not_the_compression():
 
 def test_planted_stopping_rules_on_the_compression_are_caught(monkeypatch):
     """The bug that survived the suite once: the compressed samples passed as the check data."""
-    import numerics.search.fit as minnorm
+    import cbn.numerics.search.fit as minnorm
 
     true = minnorm.augmented_lagrangian
 
@@ -226,7 +226,8 @@ def schatten_bound(jac: np.ndarray, depth: int) -> float:
     """L sum_i s_i(J)^{2/L}. In the scaled convention ||W_l||_F^2 is the squared Frobenius norm
     of the layer's dense operator, so by the Schatten-Hoelder inequality for products (ReLU
     masks are contractions) ||theta||^2 >= this, at any input. At a constant input J is block
-    diagonal in frequency and its singular values are those of the blocks J_m (THEORY.md 4)."""
+    diagonal in frequency and its singular values are those of the blocks J_m
+    (paper_notes/theory.md section 4)."""
     s = np.linalg.svd(jac, compute_uv=False)
     return depth * float(np.sum(s[s > 1e-12 * s.max()] ** (2.0 / depth)))
 
@@ -472,7 +473,7 @@ def _teacher_problem():
 
 def _max_residual_numpy(res: MinNormResult, X, Y) -> float:
     """``max|f(X) - Y| / max|Y|`` through the numpy forward pass (independent of torch)."""
-    from numerics.spectra import forward
+    from cbn.numerics.spectra import forward
 
     out = forward(res.filters, res.biases, X, "relu", res.convention)[-1]
     return float(np.abs(out - Y).max() / np.abs(Y).max())
@@ -498,7 +499,7 @@ def test_restoration_makes_a_stopped_run_fit_at_almost_the_same_norm():
 
 
 def test_restoration_undoes_steps_that_raise_the_residual(monkeypatch):
-    import numerics.search.restoration as mn
+    import cbn.numerics.search.restoration as mn
 
     X, Y, kw = _teacher_problem()
     plain = min_norm_fit(X, Y, Architecture(3, [4, 4]), Start.random(),
@@ -544,8 +545,8 @@ def test_a_stalled_phase_one_is_finished_by_gauss_newton():
 def test_small_fits_run_on_one_thread_and_restore_the_setting(monkeypatch):
     """Below SMALL_FIT_ELEMENTS the search runs single-threaded (extra threads only wait on
     ops too small to split); the caller's thread count is restored afterwards."""
-    import numerics.search.augmented_lagrangian as al
-    import numerics.search.lbfgs as mn
+    import cbn.numerics.search.augmented_lagrangian as al
+    import cbn.numerics.search.lbfgs as mn
 
     seen = []
     real = mn.lbfgs

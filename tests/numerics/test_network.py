@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from numerics.fourier import dense_operator, downsample, multipliers_from_filters
-from numerics.linear import compose_multipliers
-from numerics.network import CircularCNN
+from cbn.numerics.fourier import dense_operator, downsample, multipliers_from_filters
+from cbn.numerics.linear import compose_multipliers
+from cbn.numerics.network import CircularCNN
 
 # Forward outputs are O(1); an FFT path of length <= 24 differs from a dense float64 matrix
 # product by ~1e-15 * log(d) * depth. 1e-11 leaves four orders of margin and still catches any

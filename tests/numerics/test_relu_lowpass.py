@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from figures.cli import main
-from numerics.starts import construction_network
-from numerics.targets import Target, get_target, list_targets, validate_target
+from cbn.figures.cli import main
+from cbn.numerics.starts import construction_network
+from cbn.numerics.targets import Target, get_target, list_targets, validate_target
 
 
 def test_registered_validated_and_listed(capsys):

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from numerics.inputs import InputError
-from numerics.network import CircularCNN
-from numerics.search import SearchSettings, Start, Status
+from cbn.numerics.inputs import InputError
+from cbn.numerics.network import CircularCNN
+from cbn.numerics.search import SearchSettings, Start, Status
 
 
 def test_settings_round_trip_through_json_is_exact():

@@ -1,13 +1,13 @@
-"""Per-layer weight spectra, near-one counts and activation energies (numerics.spectra)."""
+"""Per-layer weight spectra, near-one counts and activation energies (cbn.numerics.spectra)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from numerics.fourier import circular_conv, dense_operator, multipliers_from_filters
-from numerics.linear import minimal_norm_weights
-from numerics.spectra import (
+from cbn.numerics.fourier import circular_conv, dense_operator, multipliers_from_filters
+from cbn.numerics.linear import minimal_norm_weights
+from cbn.numerics.spectra import (
     activation_energy,
     effective_ranks,
     forward,
@@ -32,7 +32,8 @@ def test_forward_matches_dense_oracle():
 
 @pytest.mark.parametrize("convention", ["scaled", "plain"])
 def test_balanced_construction_spectra_are_roots_of_target(convention):
-    """Balanced weights: s_i(M_l(m)) = s_i(A(m))^{1/L} in every layer (THEORY.md 3)."""
+    """Balanced weights: s_i(M_l(m)) = s_i(A(m))^{1/L} in every layer
+    (paper_notes/theory.md section 3)."""
     rng = np.random.default_rng(1)
     target = rng.standard_normal((2, 2, 6))
     target[1] = 0.5 * target[0]  # rank 1 at every frequency
@@ -63,7 +64,7 @@ def test_activation_energy_parseval_and_support():
     mult = np.zeros((d, 2, 1), dtype=complex)
     mult[0] = [[1.0], [0.5]]
     mult[1] = mult[-1] = [[0.3], [0.2]]
-    from numerics.fourier import filters_from_multipliers
+    from cbn.numerics.fourier import filters_from_multipliers
 
     w1 = filters_from_multipliers(mult)
     w2 = rng.standard_normal((1, 2, d))

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from numerics import store as store_module
-from numerics.store import ResultStore, config_key
+from cbn.numerics import store as store_module
+from cbn.numerics.store import ResultStore, config_key
 
 CONFIG = {"target": {"spec": "lowpass"}, "depth": 3, "seed": 1, "solver": {"lr": 0.1}}
 
@@ -76,8 +76,8 @@ SCRIPT = textwrap.dedent(
     """
     import sys, time
     import numpy as np
-    from numerics.store import ResultStore
-    from numerics.sweep import execute
+    from cbn.numerics.store import ResultStore
+    from cbn.numerics.sweep import execute
 
     def slow_run(config):
         time.sleep(0.1)
@@ -152,7 +152,7 @@ def test_sources_enter_the_key_and_are_verified(tmp_path):
     assert not store.corrupt_keys
 
 
-KEY_SCRIPT = "from numerics.store import config_key; print(config_key({'depth': 3}))"
+KEY_SCRIPT = "from cbn.numerics.store import config_key; print(config_key({'depth': 3}))"
 
 
 def _key_in_copy(tree: Path) -> str:
@@ -163,21 +163,20 @@ def _key_in_copy(tree: Path) -> str:
 
 
 def test_numerics_keys_fingerprint_theory_and_numerics_wherever_installed(tmp_path):
-    import numerics
-    import theory
+    from cbn import numerics, theory
 
     copies = [tmp_path / "a", tmp_path / "b"]
     for tree in copies:
         for package in (numerics, theory):
             folder = Path(package.__file__).parent
-            shutil.copytree(folder, tree / folder.name,
+            shutil.copytree(folder, tree / "cbn" / folder.name,
                             ignore=shutil.ignore_patterns("__pycache__"))
     assert _key_in_copy(copies[0]) == _key_in_copy(copies[1])  # independent of the folder
     before = _key_in_copy(copies[0])
-    with open(copies[0] / "theory" / "expansion.py", "a") as fh:
+    with open(copies[0] / "cbn" / "theory" / "expansion.py", "a") as fh:
         fh.write("\n# an edit of theory/\n")
     edited_theory = _key_in_copy(copies[0])
     assert edited_theory != before
-    with open(copies[0] / "numerics" / "fourier.py", "a") as fh:
+    with open(copies[0] / "cbn" / "numerics" / "fourier.py", "a") as fh:
         fh.write("\n# an edit of numerics/\n")
     assert _key_in_copy(copies[0]) not in (before, edited_theory)

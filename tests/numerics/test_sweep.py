@@ -7,10 +7,10 @@ import tempfile
 import numpy as np
 import pytest
 
-from numerics.executor import DaskExecutor, LocalExecutor, SerialExecutor
-from numerics.search import SearchSettings, Start
-from numerics.store import ResultStore
-from numerics.sweep import SweepSpec, execute, execute_sweep, run_min_norm, summarize
+from cbn.numerics.executor import DaskExecutor, LocalExecutor, SerialExecutor
+from cbn.numerics.search import SearchSettings, Start
+from cbn.numerics.store import ResultStore
+from cbn.numerics.sweep import SweepSpec, execute, execute_sweep, run_min_norm, summarize
 
 #: derivative on d = 8: A(m) = i sin(2 pi m / 8), singular values in {0, 0.707, 1}: R0 = 6,
 #: R1 = 8 log(1/sqrt 2) = -2.7726 (both exact), a well-conditioned target for depths 2..8.
@@ -66,7 +66,7 @@ def conditioned_filter(d: int = 16, c: int = 8, seed: int = 0) -> tuple[np.ndarr
     rank ``max(0, c - 2|m|)`` with singular values uniform in [0.5, 2] between random unitary
     factors (real at the self-conjugate ``m = 0, d/2``). Returns the filter and the singular
     values per ``m``."""
-    from numerics.fourier import filters_from_multipliers
+    from cbn.numerics.fourier import filters_from_multipliers
 
     rng = np.random.default_rng(seed)
     mult = np.zeros((d, c, c), dtype=complex)
@@ -91,7 +91,8 @@ def test_multichannel_linear_ladder_sweep_matches_closed_form():
     norms within 1e-4 of the closed form, R0 rounds to the CBN rank, R1 within 5%."""
     filters, sv = conditioned_filter()
     r0 = sum(len(s) for s in sv)  # 8 + 2 (6 + 4 + 2) = 32
-    r1 = 2 * sum(np.sum(np.log(s)) for s in sv)  # THEORY.md 3, by hand from the drawn values
+    r1 = 2 * sum(np.sum(np.log(s)) for s in sv)  # paper_notes/theory.md section 3, by hand from the
+                                                 # drawn values
     spec = SweepSpec(target={"filter": filters.tolist(), "convention": "scaled"},
                      depths=[2, 3, 4, 6, 8], seeds=1, n_samples=16, width=8,
                      activation="identity", bias=False)
@@ -163,9 +164,9 @@ def test_r0_lower_bound_sums_ranks_not_frequencies():
     """Targets of rank 2 per kept frequency: the lower bound is sum_m rank J_m, which counting
     the frequencies would halve. A linear target's Jacobian is its operator, so the bound is
     its CBN rank exactly; the ReLU bottleneck target meets its construction's upper bound."""
-    from numerics.linear import ranks_per_frequency
-    from numerics.sweep import target_r0_lower_bound
-    from numerics.targets import get_target
+    from cbn.numerics.linear import ranks_per_frequency
+    from cbn.numerics.sweep import target_r0_lower_bound
+    from cbn.numerics.targets import get_target
 
     linear = get_target("lowpass", spatial=[8], K=2, channels=2)
     lower = target_r0_lower_bound(linear, linear.sample(6, 0))
@@ -178,9 +179,9 @@ def test_r0_lower_bound_sums_ranks_not_frequencies():
 
 def test_bottleneck_construction_represents_target_with_upper_bound_slope():
     """The explicit network: f exactly, norm growing by sum_m dim V_m per added layer."""
-    from numerics.spectra import forward, near_one_counts, weight_spectra
-    from numerics.starts import construction_network
-    from numerics.targets import get_target
+    from cbn.numerics.spectra import forward, near_one_counts, weight_spectra
+    from cbn.numerics.starts import construction_network
+    from cbn.numerics.targets import get_target
 
     target = get_target("bottleneck", spatial=[8], K=1, c_rep=2)
     X = target.sample(10, 0)
@@ -206,8 +207,8 @@ def test_bottleneck_construction_represents_target_with_upper_bound_slope():
 
 
 def test_pad_hidden_channels_keeps_function_and_norm():
-    from numerics.spectra import forward
-    from numerics.weights import Network
+    from cbn.numerics.spectra import forward
+    from cbn.numerics.weights import Network
 
     rng = np.random.default_rng(3)
     shapes = [(2, 1), (3, 2), (1, 3)]
@@ -227,7 +228,7 @@ def test_pad_hidden_channels_keeps_function_and_norm():
 
 
 def test_construction_flags_only_where_the_trained_norm_is_above():
-    from numerics.sweep import construction_flags
+    from cbn.numerics.sweep import construction_flags
 
     flags = construction_flags([4, 5, 6], [30.0, 40.0, 50.0], [None, 39.0, 51.0])
     assert len(flags) == 1 and flags[0].startswith("depth 5: best trained norm 40")
@@ -236,7 +237,7 @@ def test_construction_flags_only_where_the_trained_norm_is_above():
 
 
 def test_perturb_filters_relative_seeded_and_reaches_zeros():
-    from numerics.starts import perturb_filters
+    from cbn.numerics.starts import perturb_filters
 
     rng = np.random.default_rng(5)
     w = rng.standard_normal((8, 8, 8))
@@ -322,9 +323,10 @@ def test_relu_bottleneck_sweep_between_bounds_with_cbn_counts(tmp_path):
     assert s["R0_lower_bound"] == 3 and s["R0_upper_bound"] == 3
     # every depth fits the data, norms increase, R0 resolved: nothing flags a failed search
     assert s["flags"] == []
-    # fitted slope between the bounds, within 0.25: the ambiguity threshold of numerics.fitting
+    # fitted slope between the bounds, within 0.25: the ambiguity threshold of cbn.numerics.fitting
     assert s["R0_lower_bound"] - 0.25 <= s["R0_fit"] <= s["R0_upper_bound"] + 0.25
-    # CBN picture (THEORY.md 4): in every layer but the first and the last, the construction's
+    # CBN picture (paper_notes/theory.md section 4): in every layer but the first and the last, the
+    # construction's
     # frequencies |m| <= 1 keep one singular value near 1 and the rest are near 0; "near" is
     # the theory's O(L^{-1/2}) with constant 1 (0.29 at depth 12)
     depth = max(spec.depths)
@@ -339,7 +341,7 @@ def test_relu_bottleneck_sweep_between_bounds_with_cbn_counts(tmp_path):
 def test_ladder_chains_depths_and_resumes(tmp_path):
     from dataclasses import replace
 
-    from numerics.sweep import execute_ladder
+    from cbn.numerics.sweep import execute_ladder
 
     spec = replace(DERIVATIVE, depths=[2, 3, 4], start=Start("ladder"), n_samples=4,
                    target={"spec": "derivative", "params": {"spatial": [4]}})
@@ -384,7 +386,7 @@ def test_spec_start_values():
 def _mark_runs(monkeypatch, change):
     """Wrap the engine: ``change(depth, seed, from_start, result)`` may edit each result (to
     fake a run that misses the data). Returns the list of calls (depth, engine seed, warm)."""
-    import numerics.search.fit as mn
+    import cbn.numerics.search.fit as mn
 
     real, calls = mn.search_once, []
 

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from test_sweep import DERIVATIVE  # the same sweep as the closed-form tests
 
-from figures.commands.fit import print_summary
-from numerics.guards import DIVERGED_RATIO, diverged_depths
-from numerics.store import ResultStore, StoredRecord
-from numerics.sweep import execute_sweep, summarize
-from numerics.weights import Network
+from cbn.figures.commands.fit import print_summary
+from cbn.numerics.guards import DIVERGED_RATIO, diverged_depths
+from cbn.numerics.store import ResultStore, StoredRecord
+from cbn.numerics.sweep import execute_sweep, summarize
+from cbn.numerics.weights import Network
 
 
 @pytest.fixture(scope="module")

@@ -8,14 +8,14 @@ import shutil
 
 import pytest
 
-from numerics.inputs import InputError
-from numerics.search import Start
-from numerics.store import ResultStore
-from numerics.sweep import SweepSpec, execute_sweep, target_from_config
+from cbn.numerics.inputs import InputError
+from cbn.numerics.search import Start
+from cbn.numerics.store import ResultStore
+from cbn.numerics.sweep import SweepSpec, execute_sweep, target_from_config
 
 SOURCE = '''
 import numpy as np
-from numerics.targets import Target
+from cbn.numerics.targets import Target
 
 
 class Blur(Target):

@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from numerics.fourier import circular_conv, dense_operator, filters_from_multipliers
-from numerics.inputs import InputError
-from numerics.linear import expansion_terms, ranks_per_frequency
-from numerics.targets import (
+from cbn.numerics.fourier import circular_conv, dense_operator, filters_from_multipliers
+from cbn.numerics.inputs import InputError
+from cbn.numerics.linear import expansion_terms, ranks_per_frequency
+from cbn.numerics.targets import (
     Factorization,
     factorization_defects,
     get_target,
@@ -256,8 +256,9 @@ def test_factorisation_consistent_with_evaluation(name):
     assert defects["projector"] <= TOL
     assert np.min(fac.encode(X)) >= 0.0  # guaranteed by construction, not a tolerance
     assert t.r0_upper_bound() == EXPECTED_R0_BOUND[name]
-    # THEORY.md 4: the projection layer P_{V_m} is the identity on the representation, and its
-    # CBN rank (sum_m rank P(m), from numerics.linear) is the bound.
+    # paper_notes/theory.md section 4: the projection layer P_{V_m} is the identity on the
+    # representation, and its
+    # CBN rank (sum_m rank P(m), from cbn.numerics.linear) is the bound.
     G = fac.encode(X)
     layer = filters_from_multipliers(fac.projectors, "scaled")
     assert rel(circular_conv(layer, G), G) <= TOL
@@ -339,11 +340,12 @@ def test_data_targets_sample_the_data_set():
 
 @pytest.mark.parametrize("name", ["bottleneck", "bottleneck_2d"])
 def test_jacobian_ranks_respect_the_factorisation(name):
-    """THEORY.md 4: at a constant input inside Omega the Jacobian is block-diagonal in frequency
+    """paper_notes/theory.md section 4: at a constant input inside Omega the Jacobian is
+    block-diagonal in frequency
     and J_m = H_m G_m with G_m mapping into V_m, so rank J_m <= dim V_m at every m (the
     Schatten LOWER bound on R0 never exceeds the factorisation's UPPER bound). Blocks by
-    central finite differences (numerics.bounds), ranks at LOOSE_RANK_RTOL."""
-    from numerics.bounds import LOOSE_RANK_RTOL, jacobian_blocks_fd
+    central finite differences (cbn.numerics.bounds), ranks at LOOSE_RANK_RTOL."""
+    from cbn.numerics.bounds import LOOSE_RANK_RTOL, jacobian_blocks_fd
 
     t = target(name)
     dims = np.real(np.trace(t.factorization().projectors, axis1=-2, axis2=-1)).round()

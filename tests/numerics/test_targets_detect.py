@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from figures.cli import main
-from numerics.linear import representation_cost
-from numerics.targets import Target
-from numerics.targets.detect import DetectedLinearTarget, detect_linear, with_detected_linearity
+from cbn.figures.cli import main
+from cbn.numerics.linear import representation_cost
+from cbn.numerics.targets import Target
+from cbn.numerics.targets.detect import DetectedLinearTarget, detect_linear, with_detected_linearity
 
 
 class Blur(Target):
@@ -75,7 +75,7 @@ def test_nonlinear_or_non_equivariant_targets_are_not_detected(cls):
 
 def test_cbn_fit_and_analyze_report_a_user_file_blur_as_linear(tmp_path, monkeypatch, capsys):
     (tmp_path / "t.py").write_text(
-        "import numpy as np\nfrom numerics.targets import Target\n\n"
+        "import numpy as np\nfrom cbn.numerics.targets import Target\n\n"
         "class Blur(Target):\n    c_in, c_out, spatial, symmetry = 1, 1, (8,), 'equivariant'\n\n"
         "    def evaluate(self, X):\n"
         "        return (np.roll(X, 1, -1) + 2 * X + np.roll(X, -1, -1)) / 4\n")

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from numerics.inputs import InputError
-from numerics.targets import (
+from cbn.numerics.inputs import InputError
+from cbn.numerics.targets import (
     ENTRY_POINT_GROUP,
     Target,
     get_target,
@@ -22,7 +22,7 @@ from numerics.targets import (
     register_target,
     validate_target,
 )
-from numerics.targets.base import REGISTRY
+from cbn.numerics.targets.base import REGISTRY
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "cbn_example_targets"
 
@@ -77,7 +77,7 @@ def test_named_builtin_with_parameters():
 
 
 def test_module_function_spec():
-    t = get_target("numerics.targets.linear:laplacian")
+    t = get_target("cbn.numerics.targets.linear:laplacian")
     assert t.spatial == (8, 8)
     validate_target(t)
 
@@ -86,7 +86,7 @@ def test_python_file_spec(tmp_path, clean_registry):
     path = tmp_path / "my_targets.py"
     path.write_text(
         "import numpy as np\n"
-        "from numerics.targets import Target\n"
+        "from cbn.numerics.targets import Target\n"
         "class Square(Target):\n"
         "    '''Pixelwise square: equivariant, not linear.'''\n"
         "    name = 'square'\n"
@@ -108,9 +108,9 @@ def test_python_file_spec(tmp_path, clean_registry):
     [
         ("no_such_target", "unknown target 'no_such_target'"),
         ("missing_file.py:f", "target file not found"),
-        ("numerics.targets.linear:no_such_function", "has no attribute 'no_such_function'"),
+        ("cbn.numerics.targets.linear:no_such_function", "has no attribute 'no_such_function'"),
         ("no_such_module_xyz:f", "cannot import module 'no_such_module_xyz'"),
-        ("numerics.targets.linear:RANK_RTOL", "neither a target nor a factory"),
+        ("cbn.numerics.targets.linear:RANK_RTOL", "neither a target nor a factory"),
     ],
 )
 def test_bad_specs(spec, message):
@@ -166,7 +166,7 @@ def test_pip_installed_package_registers_its_target(tmp_path):
          "--no-index", "--target", str(target_dir), str(source)],
         check=True, capture_output=True, timeout=300,
     )
-    code = ("from numerics.targets import list_targets, get_target;"
+    code = ("from cbn.numerics.targets import list_targets, get_target;"
             "print('example_moving_average' in list_targets(),"
             " get_target('example_moving_average').expected_cbn_rank())")
     root = Path(__file__).resolve().parents[2]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from numerics.inputs import InputError
-from numerics.targets import Factorization, Target, validate_target
-from numerics.targets.base import VALIDATION_SAMPLES, diagonal_projectors
+from cbn.numerics.inputs import InputError
+from cbn.numerics.targets import Factorization, Target, validate_target
+from cbn.numerics.targets.base import VALIDATION_SAMPLES, diagonal_projectors
 
 
 class Smooth(Target):

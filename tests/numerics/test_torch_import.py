@@ -1,4 +1,4 @@
-"""Reading plain PyTorch CNNs (numerics.torch_import) into ImportedCNN (numerics.imported).
+"""Reading plain PyTorch CNNs (cbn.numerics.torch_import) into ImportedCNN (cbn.numerics.imported).
 
 Tolerances: the converted network and torch compute the same float64 sums of O(1) numbers in a
 different order (FFTs vs direct sums), so pixels agree to ~1e-15 per layer; 1e-12 (the issue's
@@ -14,12 +14,12 @@ from torch import nn
 from torch_models import KINDS, random_model
 from torch_models import conv as make_conv
 
-from numerics.fourier import dense_operator
-from numerics.imported import folded_spectrum, forward
-from numerics.inputs import InputError
-from numerics.network import CircularCNN
-from numerics.spectra import forward as toolkit_forward
-from numerics.torch_import import export_network, flip_shift, import_model
+from cbn.numerics.fourier import dense_operator
+from cbn.numerics.imported import folded_spectrum, forward
+from cbn.numerics.inputs import InputError
+from cbn.numerics.network import CircularCNN
+from cbn.numerics.spectra import forward as toolkit_forward
+from cbn.numerics.torch_import import export_network, flip_shift, import_model
 
 TOL = 1e-12
 
@@ -50,7 +50,7 @@ def test_conversion_is_exact_pixel_by_pixel(grid, specs, head):
 @pytest.mark.parametrize("grid", [(7,), (8,), (4, 6), (5, 5)])
 @pytest.mark.parametrize("activation", ["relu", "identity"])
 def test_full_size_conversion_is_the_toolkit_network(grid, activation):
-    """Stride-1 models are the toolkit's own networks: numerics.spectra.forward and the engine
+    """Stride-1 models are the toolkit's own networks: cbn.numerics.spectra.forward and the engine
     (CircularCNN, plain convention) reproduce the torch output from the converted filters."""
     torch.manual_seed(3)
     nsp = len(grid)
@@ -217,7 +217,7 @@ def test_custom_forward_is_traced():
 @pytest.mark.parametrize("grid,specs", KINDS)
 @pytest.mark.parametrize("head", [None, 0, 4], ids=["conv", "pooled", "head"])
 def test_constant_input_jacobian_equals_autograd(grid, specs, head):
-    from numerics.imported import constant_input_jacobian as blocks_of
+    from cbn.numerics.imported import constant_input_jacobian as blocks_of
 
     model = random_model(grid, specs, seed=7, head=head)
     net = import_model(model, grid)

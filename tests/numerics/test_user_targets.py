@@ -10,19 +10,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import numerics.search.fit as search_fit
-from numerics.guards import DIVERGED_RATIO, GUARD_RTOL
-from numerics.starts import pad_to_depth
-from numerics.store import ResultStore
-from numerics.sweep import SweepSpec, execute_sweep, summarize
-from numerics.targets.base import REGISTRY
-from numerics.weights import Network
+import cbn.numerics.search.fit as search_fit
+from cbn.numerics.guards import DIVERGED_RATIO, GUARD_RTOL
+from cbn.numerics.starts import pad_to_depth
+from cbn.numerics.store import ResultStore
+from cbn.numerics.sweep import SweepSpec, execute_sweep, summarize
+from cbn.numerics.targets.base import REGISTRY
+from cbn.numerics.weights import Network
 
 ROOT = Path(__file__).resolve().parents[2]
 
 BLUR = '''
 import numpy as np
-from numerics.targets import Target
+from cbn.numerics.targets import Target
 
 
 class Blur(Target):

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from numerics.inputs import InputError
-from numerics.network import CircularCNN
-from numerics.weights import Head, Network
+from cbn.numerics.inputs import InputError
+from cbn.numerics.network import CircularCNN
+from cbn.numerics.weights import Head, Network
 
 # Two FFT routes (numpy fftn vs torch rfftn) of O(1) weights: round-off ~1e-15; 1e-12 is margin.
 FORWARD_TOL = 1e-12
@@ -87,7 +87,8 @@ def test_arrays_and_torch_round_trips_are_exact(kwargs):
 
 
 def test_store_format_of_sweep_records_is_read():
-    """``filter_<l>``/``bias_<l>`` as ``numerics.sweep.run_min_norm`` has always written them."""
+    """``filter_<l>``/``bias_<l>``, as ``cbn.numerics.sweep.run_min_norm`` has always written
+    them."""
     rng = np.random.default_rng(4)
     arrays = {"filter_0": rng.standard_normal((2, 1, 4)),
               "filter_1": rng.standard_normal((1, 2, 4)), "bias_0": np.zeros(2),

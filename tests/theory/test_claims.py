@@ -7,9 +7,9 @@ import importlib
 import numpy as np
 import pytest
 
-import numerics.checks.fourier as fourier_checks
-import numerics.checks.linear as linear_checks
-from theory.claims import KINDS, Claim, all_claims, resolve_check, run_claim, select_claims
+import cbn.numerics.checks.fourier as fourier_checks
+import cbn.numerics.checks.linear as linear_checks
+from cbn.theory.claims import KINDS, Claim, all_claims, resolve_check, run_claim, select_claims
 
 CLAIMS = all_claims()
 IDS = [c.id for c in CLAIMS]
@@ -82,7 +82,7 @@ def test_finding_of_another_size_is_not_ok(claim, monkeypatch):
 
 def test_unexpected_pass_of_a_finding_is_not_ok(monkeypatch):
     finding = Claim("x.finding", "s", "src", "inequality", "p", "c",
-                    "numerics.checks.linear:check_fully_connected", expected="fail",
+                    "cbn.numerics.checks.linear:check_fully_connected", expected="fail",
                     finding="we thought it fails", finding_band={"quick": (0.0, 1.0)})
     record = run_claim(finding, "quick")
     assert record["passed"] and record["verdict"] == "UNEXPECTED PASS" and not record["ok"]
@@ -140,7 +140,7 @@ def _fails(claim_id: str) -> bool:
 
 
 def test_planted_absolute_rank_threshold_fails_rescaling(monkeypatch):
-    import numerics.linear as linear
+    import cbn.numerics.linear as linear
 
     def absolute(multipliers, rtol=linear.RANK_RTOL):
         sv = linear.singular_values(multipliers)
@@ -153,7 +153,7 @@ def test_planted_absolute_rank_threshold_fails_rescaling(monkeypatch):
 def test_planted_bottleneck_bound_without_dropped_term_fails(monkeypatch):
     import dataclasses
 
-    import numerics.checks.relu as relu_checks
+    import cbn.numerics.checks.relu as relu_checks
 
     true = relu_checks.bottleneck_terms
 
@@ -169,8 +169,8 @@ def test_planted_bottleneck_bound_without_dropped_term_fails(monkeypatch):
 @pytest.mark.parametrize("exponent", [lambda L: 1 / L, lambda L: 2 / (L + 1),
                                       lambda L: 2.2 / L], ids=["1/L", "2/(L+1)", "2.2/L"])
 def test_planted_wrong_schatten_exponent_fails(monkeypatch, exponent):
-    import numerics.checks.relu as relu_checks
-    from numerics.linear import kept_singular_values
+    import cbn.numerics.checks.relu as relu_checks
+    from cbn.numerics.linear import kept_singular_values
 
     def wrong(jac, depth, convention="scaled", rtol=1e-8):
         sv = kept_singular_values(jac, rtol)
@@ -182,7 +182,7 @@ def test_planted_wrong_schatten_exponent_fails(monkeypatch, exponent):
 
 
 def test_planted_circular_penalty_off_by_sqrt_d_fails(monkeypatch):
-    import numerics.convex.relu2 as relu2
+    import cbn.numerics.convex.relu2 as relu2
 
     true = relu2.fourier_group_norm
     monkeypatch.setattr(relu2, "fourier_group_norm",
@@ -191,7 +191,7 @@ def test_planted_circular_penalty_off_by_sqrt_d_fails(monkeypatch):
 
 
 def test_planted_r0_lower_bound_counting_frequencies_fails(monkeypatch):
-    import numerics.sweep as sweep
+    import cbn.numerics.sweep as sweep
 
     true = sweep.ranks_per_frequency
     # summing these counts the frequencies of nonzero rank instead of summing the ranks
@@ -201,8 +201,8 @@ def test_planted_r0_lower_bound_counting_frequencies_fails(monkeypatch):
 
 
 def test_planted_square_root_support_metric_fails(monkeypatch):
-    import numerics.checks.structure as structure_checks
-    import numerics.implicit_bias as implicit_bias
+    import cbn.numerics.checks.structure as structure_checks
+    import cbn.numerics.implicit_bias as implicit_bias
 
     true = implicit_bias.fourier_sparsity
 
@@ -220,7 +220,7 @@ def test_planted_square_root_support_metric_fails(monkeypatch):
 def test_planted_wrong_pair_weight_fails_gunasekar(monkeypatch, weights):
     """A wrong pair weight moves the L = 2 cosine by 4e-7 only (0.9606638 vs 0.9606642): the
     all-frequency oracle of the l1 value is what catches it (50% off)."""
-    import numerics.convex.margin as margin
+    import cbn.numerics.convex.margin as margin
 
     true = margin.unitary_dft_rows
 
@@ -235,7 +235,7 @@ def test_planted_wrong_pair_weight_fails_gunasekar(monkeypatch, weights):
 def test_planted_shared_scale_factor_fails_the_dense_check(monkeypatch):
     """The dense reference once applied the same scale factor as the FFT path it checks; the
     oracle now writes d^{-1/2} itself, so a wrong shared factor (d^{-1} here) is caught."""
-    import numerics.fourier as fourier
+    import cbn.numerics.fourier as fourier
 
     monkeypatch.setattr(fourier, "scale_factor", lambda spatial, convention="scaled":
                         1.0 / float(np.prod(spatial)) if convention == "scaled" else 1.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from theory.exact_dft import exact_dft, exact_ranks, exact_squared_singular_values
+from cbn.theory.exact_dft import exact_dft, exact_ranks, exact_squared_singular_values
 
 
 def test_exact_dft_entries_match_numpy():

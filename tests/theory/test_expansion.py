@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from theory.expansion import T, expansion_coefficient_functions, expansion_coefficients
+from cbn.theory.expansion import T, expansion_coefficient_functions, expansion_coefficients
 
 
 def test_first_coefficients_match_exp_series_by_hand():

@@ -6,7 +6,7 @@ function lives in the numerics layer and is named by a dotted path (``"module:fu
 this package imports nothing of ours; :func:`run_claim` resolves it at run time.
 
 A check function has the signature ``check(mode: str) -> CheckResult`` with ``mode`` in
-``{"quick", "full"}``. Claim definitions live in one module per area (``theory.claims.linear``,
+``{"quick", "full"}``. Claim definitions live in one module per area (``cbn.theory.claims.linear``,
 ...), each exposing ``CLAIMS: list[Claim]``; :data:`AREAS` lists those modules.
 """
 
@@ -23,7 +23,7 @@ KINDS: tuple[str, ...] = ("exact identity", "inequality", "asymptotic scaling",
                           "empirical prediction")
 MODES: tuple[str, ...] = ("quick", "full")
 
-#: Modules under ``theory.claims`` that define claims, one per area.
+#: Modules under ``cbn.theory.claims`` that define claims, one per area.
 AREAS: tuple[str, ...] = ("fourier", "linear", "relu", "dynamics", "convex", "structure")
 
 
@@ -35,13 +35,14 @@ class Claim:
     ----------
     id : dotted identifier, e.g. ``"linear.closed_form"``
     statement : the claim, in LaTeX-friendly text
-    source : paper(s) and/or ``"our derivation"`` (THEORY.md section)
+    source : paper(s) and/or ``"our derivation"`` (paper_notes/theory.md section)
     kind : one of :data:`KINDS`
     protocol : sizes, depths, seeds, optimiser: how the numbers are produced
     criterion : the pass rule, fixed in advance (with its tolerance and why)
     check : ``"module:function"`` of the check function in the numerics layer
     expected : ``"pass"`` (the default: we assert the claim) or ``"fail"``: a statement of
-        THEORY.md that our numerics refute. Its check is kept and run every time, like a strict
+        paper_notes/theory.md that our numerics refute. Its check is kept and run every time, like a
+        strict
         xfail: it must keep failing (verdict FINDING); if it starts to pass the verdict is
         UNEXPECTED PASS, which fails the run just as a failing asserted claim does.
     finding : for ``expected == "fail"``: what the numbers show instead (one paragraph)
@@ -96,7 +97,7 @@ def all_claims() -> list[Claim]:
     """Every registered claim, in area order; ids are unique."""
     claims: list[Claim] = []
     for area in AREAS:
-        claims.extend(importlib.import_module(f"theory.claims.{area}").CLAIMS)
+        claims.extend(importlib.import_module(f"cbn.theory.claims.{area}").CLAIMS)
     ids = [c.id for c in claims]
     dup = {i for i in ids if ids.count(i) > 1}
     if dup:

@@ -1,11 +1,13 @@
-"""Claims of THEORY.md section 6: learning dynamics of linear CNNs ([PLG23], Saxe et al.)."""
+"""Claims of paper_notes/theory.md section 6: learning dynamics of linear CNNs ([PLG23], Saxe et
+al.)."""
 
 from __future__ import annotations
 
-from theory.claims import Claim
+from cbn.theory.claims import Claim
 
-_SRC = "THEORY.md section 6 (our derivation after [PLG23] and Saxe, McClelland, Ganguli 2014)"
-_CHK = "numerics.checks.dynamics:"
+_SRC = ("paper_notes/theory.md section 6 (our derivation after [PLG23] and Saxe, McClelland, "
+        "Ganguli 2014)")
+_CHK = "cbn.numerics.checks.dynamics:"
 _MODEL = ("circular conv (C channels) + dense readout vs W2 W1; white inputs; squared loss; "
           "gradient flow tau = 1 integrated by DOP853 (rtol 1e-10); aligned balanced start")
 
@@ -21,13 +23,15 @@ CLAIMS = [
           "max relative half-time error <= 2% (the issue's criterion)",
           _CHK + "check_single_pair_half_time"),
     Claim("dynamics.theory_rate_literal",
-          r"THEORY.md's literal CNN rate $2 n |\tilde\phi(j^*)| s/\tau$ with $n$ the side length "
+          r"paper_notes/theory.md's literal CNN rate $2 n |\tilde\phi(j^*)| s/\tau$ with $n$ the "
+          r"side length "
           r"of the grid (plain convolution) predicts the half-times on 2-D AND 1-D grids",
-          "THEORY.md section 6 as written", "empirical prediction",
+          "paper_notes/theory.md section 6 as written", "empirical prediction",
           _MODEL + "; grids 8x8 and 16 (full: also 12x12, 32); plain convention",
           "max relative half-time error <= 2%",
           _CHK + "check_theory_rate_literal", expected="fail",
-          finding="THEORY.md's factor n is right only on an n x n grid. Per frequency the CNN is "
+          finding="paper_notes/theory.md's factor n is right only on an n x n grid. Per frequency "
+                  "the CNN is "
           "a two-layer net of gain kappa*sqrt(d) (sqrt(d) plain, 1 scaled), so the rate is "
           "2 kappa sqrt(d) |phi~(j)| s / tau: on a 1-D grid of n pixels the literal formula is "
           "sqrt(n) too fast (half-times 300% off at n = 16, 466% at n = 32). The corrected rate "
@@ -67,7 +71,8 @@ CLAIMS = [
     Claim("dynamics.collision",
           r"parts sharing their dominant pair (cosine and sine at $j$) are learned together, as "
           r"one per-frequency mode of strength $|\sigma_j| = (s_A^2 + s_B^2)^{1/2}/\sqrt2$ at "
-          r"rate $2 g |\sigma_j|$", "our derivation (THEORY.md section 6: collision rule)",
+          r"rate $2 g "
+          r"|\sigma_j|$", "our derivation (paper_notes/theory.md section 6: collision rule)",
           "empirical prediction", _MODEL + "; 8x8 plain, s = (2, 1) (full: also (1, 1), (3, 0.5))",
           "both half-times within 2% of the collision prediction",
           _CHK + "check_collision"),
@@ -98,7 +103,8 @@ CLAIMS = [
     Claim("dynamics.frequency_resolved",
           r"from the aligned balanced start each frequency follows its own sigmoid of rate "
           r"$2 g |\sigma_m|$ and $a_\alpha(t) = s_\alpha\sum_m |\tilde\phi_\alpha(m)|^2 "
-          r"\beta_m(t)$, exactly", "our derivation (THEORY.md section 6)", "exact identity",
+          r"\beta_m(t)$, "
+          r"exactly", "our derivation (paper_notes/theory.md section 6)", "exact identity",
           _MODEL + "; digits Sigma_yx as in dynamics.real_data_stage_order",
           "max_t |a_sim - a_pred| / s <= 1e-7 (integrator rtol 1e-10 with margin)",
           _CHK + "check_frequency_resolved"),
