@@ -6,3 +6,7 @@
 if __name__ != "cbn.figures":
     raise ImportError(f"import cbn.figures, not {__name__}: the folder figures/ is "
                       "installed as cbn.figures (pip install -e . from the repository root)")
+
+
+#: nothing is re-exported here: import the modules (``cbn.figures.<module>``)
+__all__: list[str] = []

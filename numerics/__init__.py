@@ -18,3 +18,7 @@ if __name__ != "cbn.numerics":
                       "installed as cbn.numerics (pip install -e . from the repository root)")
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+#: nothing is re-exported here: import the modules (``cbn.numerics.<module>``)
+__all__: list[str] = []

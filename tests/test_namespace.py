@@ -58,3 +58,19 @@ def test_pyproject_lists_every_package_folder():
     folders = {".".join(("cbn", *init.parent.relative_to(ROOT).parts))
                for name in BARE for init in (ROOT / name).rglob("__init__.py")}
     assert set(config["packages"]) == folders
+
+
+def test_every_package_declares_all_and_each_name_resolves():
+    """Every package of the distribution has ``__all__``; each name in it is an attribute of the
+    package or one of its modules (a renamed or removed module fails here)."""
+    import importlib.util
+
+    packages = [info.name for root in (cbn.theory, cbn.numerics, cbn.figures)
+                for info in pkgutil.walk_packages(root.__path__, root.__name__ + ".")
+                if info.ispkg] + ["cbn.theory", "cbn.numerics", "cbn.figures"]
+    for name in packages:
+        package = importlib.import_module(name)
+        assert hasattr(package, "__all__"), f"{name} has no __all__"
+        for item in package.__all__:
+            assert hasattr(package, item) or importlib.util.find_spec(f"{name}.{item}"), \
+                f"{name}.__all__ names {item!r}, which is neither an attribute nor a module"

@@ -7,3 +7,7 @@ ours (layering: theory <- numerics <- figures)."""
 if __name__ != "cbn.theory":
     raise ImportError(f"import cbn.theory, not {__name__}: the folder theory/ is "
                       "installed as cbn.theory (pip install -e . from the repository root)")
+
+
+#: nothing is re-exported here: import the modules (``cbn.theory.<module>``)
+__all__: list[str] = []

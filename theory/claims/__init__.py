@@ -18,6 +18,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+__all__ = ["AREAS", "KINDS", "MODES", "CheckResult", "Claim", "Kind", "all_claims", "resolve_check",
+           "run_claim", "select_claims", "verdict_of"]
+
 Kind = Literal["exact identity", "inequality", "asymptotic scaling", "empirical prediction"]
 KINDS: tuple[str, ...] = ("exact identity", "inequality", "asymptotic scaling",
                           "empirical prediction")
