@@ -43,7 +43,8 @@ class LearningRate:
     Attributes
     ----------
     lr : the rate used
-    rule : ``"given"`` (set by the caller) or ``"stability"`` (``factor / sharpness``)
+    rule : ``"given"`` (set by the caller), ``"stability"`` (``factor / sharpness``) or
+        ``"probe"`` (``(factor / 2) * largest_stable``, :class:`RidgeSettings`)
     sharpness : Rayleigh-quotient estimate of the largest Hessian eigenvalue of the full-batch
         objective at the start (None when not computed)
     factor : ``c`` of the rule ``lr = c / sharpness`` (None for a given rate)

@@ -61,6 +61,13 @@ class RidgeSettings:
     probe_steps : > 0: also measure the largest stable full-batch rate by probes of this many
         steps (:func:`cbn.numerics.search.rate.largest_stable_lr`); 0: do not
     probe_bisections : geometric bisections of the probes' bracket
+    lr_rule : with ``lr=None``: ``"sharpness"`` (``lr = lr_factor / sharpness``) or
+        ``"probe"`` (``lr = (lr_factor / 2) * largest_stable``, the same margin below the
+        measured limit as the first rule keeps below the quadratic one ``2 / sharpness``;
+        needs ``probe_steps > 0``). The probe rule exists because on deep ReLU nets with
+        biases the start's sharpness can be far above what limits the rate (measured in the
+        issue-17 report: the rule's rate 16x below the largest stable one on the digits
+        classifier), and a rate that small leaves the weight decay no time to act
     progress : a progress bar on stderr
     """
 
@@ -77,6 +84,7 @@ class RidgeSettings:
     sharpness_iters: int = 50
     probe_steps: int = 0
     probe_bisections: int = 3
+    lr_rule: str = "sharpness"
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -94,6 +102,10 @@ class RidgeSettings:
                              f"and probe_bisections >= 0; got {self.lr_factor}, "
                              f"{self.sharpness_iters}, {self.probe_steps}, "
                              f"{self.probe_bisections}")
+        if self.lr_rule not in ("sharpness", "probe") or (
+                self.lr_rule == "probe" and self.probe_steps == 0):
+            raise InputError(f"lr_rule must be 'sharpness' or 'probe' (with probe_steps > 0), "
+                             f"got {self.lr_rule!r} with probe_steps {self.probe_steps}")
 
 
 def choose_rate(net, Xt: torch.Tensor, Yt: torch.Tensor, settings: RidgeSettings,
@@ -116,7 +128,13 @@ def choose_rate(net, Xt: torch.Tensor, Yt: torch.Tensor, settings: RidgeSettings
     if s.probe_steps > 0:
         probed = largest_stable_lr(net, Xt, Yt, s.lam, rate.lr, s.probe_steps, s.include_bias,
                                    s.probe_bisections)
-        rate = LearningRate(lr=rate.lr, rule=rate.rule, sharpness=top, factor=rate.factor,
+        lr, rule = rate.lr, rate.rule
+        if s.lr is None and s.lr_rule == "probe":
+            lr, rule = 0.5 * s.lr_factor * probed.largest_stable, "probe"
+            if not lr > 0:
+                raise InputError(f"no stable rate found down to {probed.probes[-1][0]:.3g}: "
+                                 f"give the learning rate explicitly (lr=...)")
+        rate = LearningRate(lr=lr, rule=rule, sharpness=top, factor=rate.factor,
                             largest_stable=probed.largest_stable,
                             smallest_unstable=probed.smallest_unstable,
                             probe_steps=probed.probe_steps, probes=probed.probes)
