@@ -41,9 +41,9 @@ CAPTION = ("Largest singular value per frequency of each convolution layer of a 
            "bottleneck shows as fewer kept frequencies in the middle layers than at the ends.")
 
 PROVENANCE = Provenance(
-    statement="The paper observes the bottleneck structure in deep CNNs trained with a ridge "
-              "penalty on MNIST classification (a global-pooling layer, then one "
-              "fully-connected layer).",
+    statement="The paper observes the structure on MNIST classification, an MNIST digit-0 "
+              "autoencoder, a synthetic \"shape times pattern\" autoencoder and Newtonian "
+              "mechanics, and shows that it survives down-sampling.",
     source="[WJ24] abstract (summary in the note); issue 17 item 3",
     note="wen_jacot_2024.md",
     reconstruction="circular full-size convolutions (scaled convention), squared loss on "
