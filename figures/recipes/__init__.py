@@ -5,4 +5,4 @@ __all__ = ["RECIPES"]
 #: Recipe modules in report order.
 RECIPES: tuple[str, ...] = ("linear_cost_depth", "cbn_spectra", "bottleneck_slack",
                               "activation_energy", "gunasekar_sparsity", "downsampling",
-                              "tasks", "dynamics_stages")
+                              "tasks", "dynamics_stages", "mnist_classifier")

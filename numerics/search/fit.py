@@ -62,15 +62,19 @@ def make_net(X: np.ndarray, Y: np.ndarray, architecture: Architecture,
     if network is not None:
         net = copy.deepcopy(network).to(device=device, dtype=dtype)
         expected = tuple(a.channels(X.shape[1], Y.shape[1]))
-        if net.channels != expected or net.spatial != X.shape[2:] or net.head is not None:
+        if net.channels != expected or net.spatial != X.shape[2:] or \
+                net.head_classes != a.head_classes:
+            head = "without a head" if a.head_classes is None else \
+                f"with a {a.head_classes}-class head"
             raise InputError(
-                f"init network has channels {net.channels} on {net.spatial}; the fit needs "
-                f"{expected} on {X.shape[2:]} without a head"
+                f"init network has channels {net.channels} on {net.spatial} (head classes "
+                f"{net.head_classes}); the fit needs {expected} on {X.shape[2:]} {head}"
             )
         return net
     return CircularCNN(a.channels(X.shape[1], Y.shape[1]), X.shape[2:],
                        activation=a.activation, bias=a.bias, convention=a.convention,
-                       dtype=dtype, device=device, seed=seed, init_scheme=settings.init_scheme)
+                       dtype=dtype, device=device, seed=seed, init_scheme=settings.init_scheme,
+                       head_classes=a.head_classes)
 
 
 def resolved(settings: SearchSettings, architecture: Architecture) -> SearchSettings:
@@ -90,7 +94,8 @@ def search_once(data: FitData, architecture: Architecture, network: CircularCNN 
     a = architecture
     linear = a.activation == "identity"
     net = make_net(data.X, data.Y, a, network, seed, settings)
-    flips = orient_linear_start(net, data.X, data.Y) if linear and network is None else 0
+    orient = linear and network is None and a.head_classes is None
+    flips = orient_linear_start(net, data.X, data.Y) if orient else 0
     t0 = time.perf_counter()
     iters, status, why, info = augmented_lagrangian(
         net, (data.Xf, data.Yf), (data.Xt, data.Yt), settings,
@@ -131,8 +136,10 @@ def min_norm_fit(
 
     Parameters
     ----------
-    X : array ``(N, c_in, *spatial)``; Y : array ``(N, c_out, *spatial)``
-    architecture : depth, hidden widths, activation, convention and bias of the network
+    X : array ``(N, c_in, *spatial)``; Y : array ``(N, c_out, *spatial)``, or with a pooling
+        head (``architecture.head_classes = K``) labels ``(N,)`` or an array ``(N, K)``: the
+        constraints are then ``f_theta(x_n) = onehot(y_n)`` (or the given rows)
+    architecture : depth, hidden widths, activation, convention, bias and head of the network
     start : :meth:`Start.random` (default, seed 0) or :meth:`Start.given`; restart ``r``
         starts from the given network (``r = 0``) or at random with seed ``start.seed + r``
     settings : every other choice, with its default and reason (:class:`SearchSettings`)
@@ -155,7 +162,7 @@ def min_norm_fit(
     """
     start = Start.random() if start is None else start
     settings = resolved(SearchSettings() if settings is None else settings, architecture)
-    X, Y = check_data(X, Y)
+    X, Y = check_data(X, Y, architecture.head_classes)
     if start.kind != "random" and start.network is None:
         raise InputError(f"a {start.kind} start needs its network: use Start.given(network)")
     if start.noise > 0:
@@ -166,7 +173,8 @@ def min_norm_fit(
     Xt = torch.as_tensor(X, dtype=dtype, device=device)
     Yt = torch.as_tensor(Y, dtype=dtype, device=device)
     Xf, Yf = Xt, Yt
-    if architecture.activation == "identity" and settings.compress_linear:
+    if architecture.activation == "identity" and settings.compress_linear and \
+            architecture.head_classes is None:  # the compression is for convolution outputs
         Xc, Yc = compress_linear_data(X, Y, bias=architecture.bias)
         Xf = torch.as_tensor(Xc, dtype=dtype, device=device)
         Yf = torch.as_tensor(Yc, dtype=dtype, device=device)

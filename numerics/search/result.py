@@ -11,6 +11,7 @@ import torch
 from cbn.numerics.inputs import InputError
 from cbn.numerics.network import CircularCNN
 from cbn.numerics.search.status import Status
+from cbn.numerics.weights import Head, Network
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,11 @@ class Architecture:
     activation : ``"relu"`` or ``"identity"`` (a linear CNN)
     convention : ``"scaled"`` or ``"plain"`` (paper_notes/theory.md section 1)
     bias : whether the network has biases (per channel, constant over pixels)
+    head_classes : None (the last layer is a convolution, targets ``(N, c_out, *spatial)``) or
+        ``K``: the last of the ``depth`` layers is a global-average-pooling + fully-connected
+        head ``(K, c_{L-1})`` (:class:`cbn.numerics.network.CircularCNN`), so the ``depth - 1``
+        convolutions end at the last hidden width and targets are labels ``(N,)`` in
+        ``0..K-1`` or real ``(N, K)`` arrays (one-hot: :func:`one_hot`); needs ``depth >= 2``
     """
 
     depth: int
@@ -31,6 +37,7 @@ class Architecture:
     activation: str = "relu"
     convention: str = "scaled"
     bias: bool = True
+    head_classes: int | None = None
 
     def __post_init__(self) -> None:
         if int(self.depth) != self.depth or self.depth < 1:
@@ -43,6 +50,13 @@ class Architecture:
             raise InputError(f"hidden widths must be >= 1, got {list(widths)}")
         object.__setattr__(self, "depth", int(self.depth))
         object.__setattr__(self, "widths", widths)
+        if self.head_classes is not None:
+            if int(self.head_classes) != self.head_classes or self.head_classes < 1:
+                raise InputError(f"head_classes must be an integer >= 1 or None, got "
+                                 f"{self.head_classes}")
+            if self.depth < 2:
+                raise InputError("a pooling head needs depth >= 2 (one convolution + the head)")
+            object.__setattr__(self, "head_classes", int(self.head_classes))
 
     @classmethod
     def uniform(cls, depth: int, width: int, **kw) -> Architecture:
@@ -50,7 +64,10 @@ class Architecture:
         return cls(depth, (width,) * (depth - 1), **kw)
 
     def channels(self, c_in: int, c_out: int) -> list[int]:
-        """``[c_in, *widths, c_out]``."""
+        """Channels of the convolution stack: ``[c_in, *widths, c_out]``, or ``[c_in, *widths]``
+        with a head (``c_out`` is then the number of classes, read by the head)."""
+        if self.head_classes is not None:
+            return [c_in, *self.widths]
         return [c_in, *self.widths, c_out]
 
 
@@ -72,7 +89,9 @@ class MinNormResult:
         people (the record's ``stop_reason``)
     restored : whether Gauss-Newton restoration replaced the network the augmented Lagrangian
         stopped at (the run then fits the data it reports but need not be a KKT point)
-    filters, biases : the network in the layout of :mod:`cbn.numerics.fourier`
+    filters, biases : the convolutions in the layout of :mod:`cbn.numerics.fourier`
+    head_weight, head_bias : the pooling head ``(K, c_{L-1})`` and ``(K,)`` (None without a
+        head, or without biases); counted in ``norm_sq``
     settings : the settings the run used (resolved) and its diagnostics (history, phases)
     restarts : one summary per run of the search (seed, norm, residual, converged, ...)
     """
@@ -101,6 +120,8 @@ class MinNormResult:
     dtype: str = "float64"
     settings: dict = field(default_factory=dict)
     restarts: list[dict] = field(default_factory=list)
+    head_weight: np.ndarray | None = None
+    head_bias: np.ndarray | None = None
 
     @property
     def converged(self) -> bool:
@@ -120,7 +141,8 @@ class MinNormResult:
     def to_dict(self) -> dict:
         """JSON-able record without the weight arrays (``message`` as ``stop_reason``)."""
         out = asdict(self)
-        del out["filters"], out["biases"]
+        del out["filters"], out["biases"], out["head_weight"], out["head_bias"]
+        out["head_classes"] = None if self.head_weight is None else len(self.head_weight)
         out["stop_reason"] = out.pop("message")
         out["status"] = self.status.value
         out["converged"] = self.converged
@@ -130,10 +152,15 @@ class MinNormResult:
         self, dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu"
     ) -> CircularCNN:
         """The fitted network as a :class:`CircularCNN`."""
-        return CircularCNN.from_numpy(
-            self.filters, self.biases if self.bias else None, activation=self.activation,
-            convention=self.convention, dtype=dtype, device=device,
-        )
+        return self.network().to_torch(dtype, device)
+
+    def network(self) -> Network:
+        """The fitted network as a :class:`cbn.numerics.weights.Network` value (head included;
+        ``Network.to_arrays()`` names its arrays ``filter_<l>``, ``bias_<l>``, ``head_weight``,
+        ``head_bias``)."""
+        head = None if self.head_weight is None else Head(self.head_weight, self.head_bias)
+        return Network(self.filters, self.biases if self.bias else None, self.activation,
+                       self.convention, head)
 
 
 def best_run(runs: Sequence[MinNormResult], rtol: float) -> MinNormResult:
@@ -145,11 +172,38 @@ def best_run(runs: Sequence[MinNormResult], rtol: float) -> MinNormResult:
     return min(runs, key=lambda r: (r.residual_rel, r.norm_sq))
 
 
-def check_data(X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``X`` ``(N, c_in, *spatial)`` and ``Y`` ``(N, c_out, *spatial)`` as float64, checked."""
+def one_hot(labels: np.ndarray, classes: int) -> np.ndarray:
+    """Labels ``(N,)`` in ``0..classes-1`` (integers, or floats with integer values) as the
+    float64 one-hot array ``(N, classes)``; one-line InputError on anything else."""
+    y = np.asarray(labels)
+    if y.ndim != 1 or not np.all(np.isfinite(y)) or np.any(y != np.round(y)) or (
+            y.size and (y.min() < 0 or y.max() >= classes)):
+        raise InputError(f"labels must be an (N,) array of integers in 0..{classes - 1}; got "
+                         f"shape {y.shape}" + (f", values {y.min()}..{y.max()}" if y.size and
+                                               y.ndim == 1 else ""))
+    return np.eye(classes)[y.astype(int)]
+
+
+def check_data(X: np.ndarray, Y: np.ndarray,
+               head_classes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` ``(N, c_in, *spatial)`` and ``Y`` ``(N, c_out, *spatial)`` as float64, checked.
+
+    With ``head_classes = K`` (a pooling head), ``Y`` is labels ``(N,)`` (returned one-hot,
+    :func:`one_hot`) or a real ``(N, K)`` array.
+    """
     from cbn.numerics.inputs import check_real_finite
 
     X = check_real_finite(np.asarray(X), "X")
+    if head_classes is not None:
+        Y = np.asarray(Y)
+        if Y.ndim == 1:
+            Y = one_hot(Y, head_classes)
+        Y = check_real_finite(Y, "Y")
+        if X.ndim not in (3, 4) or Y.shape != (X.shape[0], head_classes) or X.shape[0] == 0:
+            raise InputError(f"a {head_classes}-class head needs X (N, c_in, *spatial) with "
+                             f"N >= 1 and Y labels (N,) or (N, {head_classes}); got X {X.shape}, "
+                             f"Y {Y.shape}")
+        return X, Y
     Y = check_real_finite(np.asarray(Y), "Y")
     if X.ndim not in (3, 4) or Y.ndim != X.ndim:
         raise InputError(
@@ -178,8 +232,11 @@ def make_record(net: CircularCNN, Xt: torch.Tensor, Yt: torch.Tensor, include_bi
                 **fields) -> MinNormResult:
     """The record of ``net`` on ``(Xt, Yt)``; ``fields`` fill the rest."""
     filters, biases = net.to_numpy()
+    head = Network.from_torch(net).head
     with torch.no_grad():
         norm = float(net.parameter_norm_sq(include_bias))
     return MinNormResult(norm_sq=norm, filters=filters, biases=biases, include_bias=include_bias,
+                         head_weight=None if head is None else head.weight,
+                         head_bias=None if head is None else head.bias,
                          activation=net.activation, convention=net.convention, bias=net.has_bias,
                          **residual_stats(net, Xt, Yt), **fields)

@@ -89,6 +89,18 @@ def _panels_dynamics_stages(rec, arr):
     return 2
 
 
+def _panels_mnist_classifier(rec, arr):
+    n_conv = len(rec["layers"])
+    assert n_conv == 3 and all(f"top{l}" in arr for l in range(n_conv))
+    assert all(lay["kept"] == sum(lay["by_type"].values()) for lay in rec["layers"])
+    # the head trains: training accuracy above chance (0.1) by more than the 0.03 standard
+    # error of a chance-level score on 100 images; held-out accuracy is reported, not pinned
+    assert rec["train_accuracy"] >= rec["chance"] + 0.06
+    lr = rec["learning_rate"]
+    assert lr["rule"] == "probe" and lr["lr"] == 0.5 * lr["largest_stable"]
+    return n_conv
+
+
 PANELS = {name[len("_panels_"):]: fn for name, fn in globals().items()
           if name.startswith("_panels_")}
 
@@ -104,6 +116,8 @@ TINY_VERDICTS = {
     "downsampling": (True, r"kept set survives folding True; strided middle layers keep "
                            r"exactly the folded set: (\d+)/\1"),
     "tasks": (False, r"keeps exactly the factorisation's 6 frequencies: False"),
+    "mnist_classifier": (False, r"kept frequencies per conv layer \[60, 62, 64\] .* "
+                                r"bottleneck \(every middle layer below both ends\): False"),
     "dynamics_stages": (True, r"stage order CNN \[1, 0\] \(predicted \[1, 0\]\), FC \[0, 1\] "
                               r"\(predicted \[0, 1\]\); inverted: True"),
 }
