@@ -7,7 +7,11 @@ Conventions (identical to :mod:`cbn.numerics.fourier`)
   ``b_l`` of shape ``(c_l,)`` (one number per channel, constant over pixels).
 * ``z_l = W_l * a_{l-1} + b_l``, ``a_l = act(z_l)`` for ``l < L``, ``f = z_L``; ``*`` is the
   circular convolution ``(W * x)_i(p) = s sum_j sum_q W_ij(q) x_j(p - q)`` with
-  ``s = d^{-1/2}`` ('scaled', default) or ``s = 1`` ('plain'), computed with ``rfftn``.
+  ``s = d^{-1/2}`` ('scaled', default) or ``s = 1`` ('plain'), computed over the half
+  spectrum by :func:`numerics.spectral_conv.circular_conv_leading`.
+* Between layers the activations live in the layout ``(*spatial, N, c)`` of that function
+  (per-frequency channel mixing is then one batched matrix product); inputs and outputs of
+  the public methods use ``(N, c, *spatial)``.
 * ``||theta||^2 = sum_l ||W_l||_F^2 + sum_l ||b_l||^2`` (biases optional), no factor 1/2.
 
 Optional pieces
@@ -37,6 +41,7 @@ from cbn.numerics.fourier import (
     multipliers_from_filters,
     scale_factor,
 )
+from cbn.numerics.spectral_conv import circular_conv_leading
 from cbn.numerics.weights import ACTIVATIONS
 
 INIT_SCHEMES: tuple[str, ...] = ("gaussian", "orthogonal")
@@ -166,29 +171,36 @@ class CircularCNN(nn.Module):
         return len(self.spatial)
 
     # ------------------------------------------------------------------------------------------
+    def _to_leading(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, c, *grid)`` -> ``(*grid, N, c)`` (a view)."""
+        k = x.ndim - 2
+        return x.permute(*range(2, 2 + k), 0, 1)
+
+    def _from_leading(self, a: torch.Tensor) -> torch.Tensor:
+        """``(*grid, N, c)`` -> contiguous ``(N, c, *grid)``."""
+        k = a.ndim - 2
+        return a.permute(k, k + 1, *range(k)).contiguous()
+
     def conv(self, layer: int, x: torch.Tensor) -> torch.Tensor:
-        """Circular convolution of layer ``layer`` (no bias) via rfftn; x ``(N, c_in, *grid)``."""
-        w = self.weights[layer]
-        grid = self.grids[layer]
-        dims = tuple(range(-len(grid), 0))
-        xh = torch.fft.rfftn(x, dim=dims)  # (N, ci, *F)
-        wh = torch.fft.rfftn(w, dim=dims) * scale_factor(grid, self.convention)  # (co, ci, *F)
-        n, ci = xh.shape[:2]
-        fshape = xh.shape[2:]
-        xf = xh.reshape(n, ci, -1).permute(2, 0, 1)  # (F, N, ci)
-        wf = wh.reshape(wh.shape[0], ci, -1).permute(2, 1, 0)  # (F, ci, co)
-        yh = torch.bmm(xf, wf).permute(1, 2, 0).reshape(n, -1, *fshape)
-        return torch.fft.irfftn(yh, s=grid, dim=dims)
+        """Circular convolution of layer ``layer`` (no bias); x ``(N, c_in, *grid)``."""
+        out = circular_conv_leading(self._to_leading(x), self.weights[layer], self.convention)
+        return self._from_leading(out)
+
+    def _layer(self, layer: int, a: torch.Tensor) -> torch.Tensor:
+        """``z_l = W_l * a + b_l`` in the leading layout ``(*grid, N, c)``."""
+        z = circular_conv_leading(a, self.weights[layer], self.convention)
+        return z + self.biases[layer] if self.has_bias else z
 
     def _resample(self, layer: int, a: torch.Tensor) -> torch.Tensor:
-        """Down-sample after layer 0, up-sample before the last layer (strided nets only)."""
+        """Down-sample after layer 0, up-sample before the last layer (strided nets only);
+        ``a`` in the leading layout."""
         if self.stride is None:
             return a
-        sl = (Ellipsis,) + (slice(None, None, self.stride),) * self.ndim_spatial
+        sl = (slice(None, None, self.stride),) * self.ndim_spatial
         if layer == 0:
             a = a[sl]
         if layer == len(self.weights) - 2 and self.head is None:
-            out = a.new_zeros((*a.shape[:2], *self.spatial))
+            out = a.new_zeros((*self.spatial, *a.shape[self.ndim_spatial:]))
             out[sl] = a
             a = out
         return a
@@ -212,32 +224,28 @@ class CircularCNN(nn.Module):
                 f"input shape {tuple(x.shape)} does not match (N, {self.channels[0]}, "
                 f"{', '.join(map(str, self.spatial))})"
             )
-        a = x
+        a = self._to_leading(x)
         last = len(self.weights) - 1
         for layer in range(last + 1):
-            z = self.conv(layer, a)
-            if self.has_bias:
-                z = z + self.biases[layer].view(-1, *([1] * len(self.grids[layer])))
+            z = self._layer(layer, a)
             if layer == last and self.head is None:
-                return z
+                return self._from_leading(z)
             a = self._resample(layer, self._act(z))
-        pooled = a.mean(dim=tuple(range(2, a.ndim)))
+        pooled = a.mean(dim=tuple(range(self.ndim_spatial)))
         return self.head(pooled)
 
     def hidden_activations(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Every activated layer output, after the activation and any resampling.
+        """Every activated layer output ``(N, c_l, *grid_l)``, after the activation and any
+        resampling.
 
         ``a_1 .. a_{L-1}`` without a head; ``a_1 .. a_L`` (the head's input before pooling)
         with one.
         """
-        a, out = x, []
+        a, out = self._to_leading(x), []
         n_act = len(self.weights) - (self.head is None)
         for layer in range(n_act):
-            z = self.conv(layer, a)
-            if self.has_bias:
-                z = z + self.biases[layer].view(-1, *([1] * len(self.grids[layer])))
-            a = self._resample(layer, self._act(z))
-            out.append(a)
+            a = self._resample(layer, self._act(self._layer(layer, a)))
+            out.append(self._from_leading(a))
         return out
 
     # ------------------------------------------------------------------------------------------

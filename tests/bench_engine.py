@@ -9,7 +9,9 @@
    checked after each augmented-Lagrangian step, the naive one every 0.5 s).
 2. Forward + backward throughput of :class:`cbn.numerics.network.CircularCNN` at MNIST size
    (28 x 28, 32 channels, depth 8, ReLU, batch 1024) in float32 and float64 on this machine,
-   with a FLOP count, a byte count and the fraction of a nominal peak.
+   against the previous engine route in the same process (``previous_forward``, a copy kept
+   in :mod:`numerics.benchmarks.throughput`), with a FLOP count, a byte count and the
+   fraction of this machine's measured float32 matmul rate.
 """
 
 from __future__ import annotations
@@ -23,7 +25,12 @@ import pytest
 import torch
 
 from cbn.numerics.benchmarks.engine import linear_target, naive_conv, run_naive
-from cbn.numerics.benchmarks.throughput import engine_flops
+from cbn.numerics.benchmarks.throughput import (
+    AGREEMENT_RTOL,
+    compare,
+    engine_flops,
+    matmul_flops_per_second,
+)
 from cbn.numerics.fourier import circular_conv, multipliers_from_filters
 from cbn.numerics.linear import representation_cost
 from cbn.numerics.network import CircularCNN
@@ -117,24 +124,18 @@ def mnist_bytes(n, channels, spatial, itemsize):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_throughput_mnist_size(dtype):
     n, spatial, channels = 1024, (28, 28), [1] + [32] * 8
-    net = CircularCNN(channels, spatial, dtype=dtype, seed=0)
-    x = torch.randn((n, 1, *spatial), dtype=dtype)
-    net(x).sum().backward()  # warm-up
-    times = []
-    for _ in range(3):
-        net.zero_grad()
-        t0 = time.perf_counter()
-        net(x).square().mean().backward()
-        times.append(time.perf_counter() - t0)
-    t = min(times)
+    res = compare(n, spatial, channels, dtype, repeats=3)
+    t, t_old = res["seconds"], res["previous_seconds"]
     flops = engine_flops(n, channels, spatial)
     nbytes = mnist_bytes(n, channels, spatial, torch.finfo(dtype).bits // 8)
-    cores = torch.get_num_threads()
-    ghz = 2.6  # /proc/cpuinfo of the benchmark machine (AMD EPYC, AVX-512)
-    per_cycle = 16 if dtype == torch.float64 else 32  # nominal FMA FLOPs per core and cycle
-    peak = cores * ghz * 1e9 * per_cycle
-    print(f"\n[throughput] CPU ({cores} threads, {os.cpu_count()} cores), {dtype}, batch {n}: "
-          f"{t * 1e3:.0f} ms per forward+backward (best of 3), {flops / 1e9:.1f} GFLOP -> "
-          f"{flops / t / 1e9:.1f} GFLOP/s = {flops / t / peak:.1%} of nominal peak "
-          f"{peak / 1e9:.0f} GFLOP/s; {nbytes / 1e9:.2f} GB moved -> {nbytes / t / 1e9:.1f} GB/s")
+    peak = matmul_flops_per_second()
+    name = str(dtype).removeprefix("torch.")
+    print(f"\n[throughput] CPU ({torch.get_num_threads()} threads, {os.cpu_count()} cores, load "
+          f"{os.getloadavg()[0]:.1f}), {name}, batch {n}, best of 3 forward+backward: engine "
+          f"{t:.2f} s, previous route {t_old:.2f} s -> {t_old / t:.2f}x; {flops / 1e9:.1f} "
+          f"GFLOP -> {flops / t / 1e9:.1f} GFLOP/s ({flops / t_old / 1e9:.1f} before) = "
+          f"{flops / t / peak:.1%} of the measured float32 matmul rate {peak / 1e9:.1f} GFLOP/s;"
+          f" {nbytes / 1e9:.2f} GB moved -> {nbytes / t / 1e9:.1f} GB/s; max rel difference "
+          f"{res['max_rel_difference']:.1e}")
     assert math.isfinite(t)
+    assert res["max_rel_difference"] <= AGREEMENT_RTOL[name]
