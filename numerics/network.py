@@ -231,7 +231,7 @@ class CircularCNN(nn.Module):
             if layer == last and self.head is None:
                 return self._from_leading(z)
             a = self._resample(layer, self._act(z))
-        pooled = a.mean(dim=tuple(range(self.ndim_spatial)))
+        pooled = self._from_leading(a).mean(dim=tuple(range(2, 2 + self.ndim_spatial)))
         return self.head(pooled)
 
     def hidden_activations(self, x: torch.Tensor) -> list[torch.Tensor]:

@@ -9,7 +9,14 @@ is then one batched matrix product over frequencies ``(F, N, c_in) @ (F, c_in, c
 no permute of the activations. ``F`` counts the half spectrum of a real signal: the last axis
 keeps ``d_k // 2 + 1`` frequencies, as ``rfftn`` does.
 
-Two routes compute the same map (they agree to float round-off):
+Three routes compute the same map (they agree to float round-off):
+
+* float64 (where claims are checked) takes ``'rfftn'``: the signals are permuted to
+  ``(N, c, *grid)``, transformed by ``rfftn`` over the contiguous axes and mixed by a complex
+  ``bmm`` -- the arithmetic of the engine's earlier convolution, so fitted networks, records
+  and every float64 check keep their numbers bit for bit (minimal-norm searches are chaotic
+  in round-off: a different summation order changes which point a stalled search stops at).
+* other dtypes (float32 training at scale) take the fast routes below.
 
 * grids whose every axis is ``<= DFT_MATMUL_MAX`` (MNIST's 28 x 28 included): the real
   discrete Fourier transform as dense real matrix products (one per axis, cosines and sines
@@ -32,9 +39,12 @@ import functools
 import numpy as np
 import torch
 
-from numerics.fourier import scale_factor
+from cbn.numerics.fourier import scale_factor
 
-__all__ = ["DFT_MATMUL_MAX", "circular_conv_leading", "weight_planes"]
+__all__ = ["DFT_MATMUL_MAX", "ROUTES", "circular_conv_leading", "weight_planes"]
+
+#: Route names of :func:`circular_conv_leading`.
+ROUTES: tuple[str, ...] = ("rfftn", "dft_matmul", "rfftn_leading")
 
 #: Largest axis length convolved through DFT matrices; above it the FFT route is cheaper
 #: (the matrices cost ``O(d)`` multiply-adds per pixel and axis, an FFT ``O(log d)``).
@@ -173,7 +183,23 @@ def _conv_fft(a: torch.Tensor, w: torch.Tensor, convention: str) -> torch.Tensor
     return torch.fft.irfftn(torch.view_as_complex(y), s=grid, dim=dims)
 
 
-def circular_conv_leading(a: torch.Tensor, w: torch.Tensor, convention: str) -> torch.Tensor:
+def _conv_rfftn(a: torch.Tensor, w: torch.Tensor, convention: str) -> torch.Tensor:
+    """The earlier engine's arithmetic; ``a (*grid, N, ci)`` -> ``(*grid, N, co)``."""
+    k = a.ndim - 2
+    x = a.permute(k, k + 1, *range(k)).contiguous()  # (N, ci, *grid)
+    dims = tuple(range(-k, 0))
+    xh = torch.fft.rfftn(x, dim=dims)  # (N, ci, *F)
+    wh = torch.fft.rfftn(w, dim=dims) * scale_factor(tuple(x.shape[2:]), convention)
+    n, ci = xh.shape[:2]
+    xf = xh.reshape(n, ci, -1).permute(2, 0, 1)  # (F, N, ci)
+    wf = wh.reshape(wh.shape[0], ci, -1).permute(2, 1, 0)  # (F, ci, co)
+    yh = torch.bmm(xf, wf).permute(1, 2, 0).reshape(n, -1, *xh.shape[2:])
+    y = torch.fft.irfftn(yh, s=tuple(x.shape[2:]), dim=dims)  # (N, co, *grid)
+    return y.permute(*range(2, 2 + k), 0, 1)
+
+
+def circular_conv_leading(a: torch.Tensor, w: torch.Tensor, convention: str,
+                          route: str | None = None) -> torch.Tensor:
     """Circular convolution ``s sum_j W_ij * a_j`` of signals in the spatial-leading layout.
 
     Parameters
@@ -181,11 +207,22 @@ def circular_conv_leading(a: torch.Tensor, w: torch.Tensor, convention: str) -> 
     a : signals ``(*grid, N, c_in)``, ``grid`` of 1 or 2 axes
     w : filter ``(c_out, c_in, *grid)``
     convention : 'scaled' or 'plain' (:mod:`numerics.fourier`)
+    route : one of :data:`ROUTES`; default ``'rfftn'`` in float64, otherwise ``'dft_matmul'``
+        when every axis is ``<= DFT_MATMUL_MAX`` and ``'rfftn_leading'`` above
 
     Returns
     -------
-    ``(*grid, N, c_out)``, contiguous, dtype and device of ``a``
+    ``(*grid, N, c_out)``, dtype and device of ``a``
     """
-    if max(a.shape[:-2]) <= DFT_MATMUL_MAX:
+    if route is None:
+        if a.dtype == torch.float64:
+            route = "rfftn"
+        else:
+            route = "dft_matmul" if max(a.shape[:-2]) <= DFT_MATMUL_MAX else "rfftn_leading"
+    if route == "rfftn":
+        return _conv_rfftn(a, w, convention)
+    if route == "dft_matmul":
         return _conv_matmul(a, w, convention)
-    return _conv_fft(a, w, convention)
+    if route == "rfftn_leading":
+        return _conv_fft(a, w, convention)
+    raise ValueError(f"unknown route {route!r}: use one of {ROUTES}")

@@ -33,7 +33,6 @@ from cbn.numerics.benchmarks.throughput import (
 )
 from cbn.numerics.fourier import circular_conv, multipliers_from_filters
 from cbn.numerics.linear import representation_cost
-from cbn.numerics.network import CircularCNN
 from cbn.numerics.search import Architecture, SearchSettings, Start, min_norm_fit
 
 pytestmark = pytest.mark.bench

@@ -60,7 +60,7 @@ def previous_conv(w, x, convention: str):
     """The engine's earlier convolution, ``x (N, ci, *grid)`` -> ``(N, co, *grid)``."""
     import torch
 
-    from numerics.fourier import scale_factor
+    from cbn.numerics.fourier import scale_factor
 
     grid = tuple(x.shape[2:])
     dims = tuple(range(-len(grid), 0))

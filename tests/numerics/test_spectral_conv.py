@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 import torch
 
-from numerics.fourier import dense_operator, downsample
-from numerics.network import CircularCNN
-from numerics.spectral_conv import DFT_MATMUL_MAX, circular_conv_leading
+from cbn.numerics.fourier import dense_operator, downsample
+from cbn.numerics.network import CircularCNN
+from cbn.numerics.spectral_conv import ROUTES, circular_conv_leading
 
 TOL = 1e-12
 
-#: grids of the DFT-matrix route (odd, even, size 1, MNIST's 28 x 28) and of the FFT route
-#: (an axis above DFT_MATMUL_MAX)
+#: odd, even, size 1, MNIST's 28 x 28, and axes above DFT_MATMUL_MAX (where float32 switches
+#: to the FFT route); every route is run on every grid
 GRIDS = [(1,), (7,), (16,), (3, 4), (5, 6), (28, 28), (70,), (3, 66)]
 
 
@@ -31,7 +31,8 @@ def dense_conv(w, x, convention):
 
 @pytest.mark.parametrize("grid", GRIDS)
 @pytest.mark.parametrize("convention", ["scaled", "plain"])
-def test_conv_matches_dense_circulant(grid, convention, rng):
+@pytest.mark.parametrize("route", ROUTES)
+def test_conv_matches_dense_circulant(grid, convention, route, rng):
     ci, co = (2, 3) if np.prod(grid) < 500 else (1, 2)
     w = rng.standard_normal((co, ci, *grid)) / np.sqrt(ci * np.prod(grid))
     if convention == "scaled":
@@ -39,10 +40,9 @@ def test_conv_matches_dense_circulant(grid, convention, rng):
     x = rng.standard_normal((4, ci, *grid))
     k = len(grid)
     lead = torch.as_tensor(x).permute(*range(2, 2 + k), 0, 1)
-    got = circular_conv_leading(lead, torch.as_tensor(w), convention)
+    got = circular_conv_leading(lead, torch.as_tensor(w), convention, route)
     got = got.permute(k, k + 1, *range(k)).numpy()
     want = dense_conv(w, x, convention)
-    assert (max(grid) > DFT_MATMUL_MAX) == (grid in [(70,), (3, 66)])
     np.testing.assert_allclose(got, want, rtol=0, atol=TOL * np.abs(want).max())
 
 
