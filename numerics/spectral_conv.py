@@ -4,7 +4,7 @@ Layout and convention
 ---------------------
 Signals are stored as ``(*grid, N, c)`` (pixels first, then batch, then channel): ReLU and
 biases are pixelwise, so the network keeps this layout between layers, and the per-frequency
-channel mixing ``y(m) = s W^(m) x(m)`` (``s`` the convention factor of :mod:`numerics.fourier`)
+channel mixing ``y(m) = s W^(m) x(m)`` (``s`` the convention factor of :mod:`cbn.numerics.fourier`)
 is then one batched matrix product over frequencies ``(F, N, c_in) @ (F, c_in, c_out)`` with
 no permute of the activations. ``F`` counts the half spectrum of a real signal: the last axis
 keeps ``d_k // 2 + 1`` frequencies, as ``rfftn`` does.
@@ -206,7 +206,7 @@ def circular_conv_leading(a: torch.Tensor, w: torch.Tensor, convention: str,
     ----------
     a : signals ``(*grid, N, c_in)``, ``grid`` of 1 or 2 axes
     w : filter ``(c_out, c_in, *grid)``
-    convention : 'scaled' or 'plain' (:mod:`numerics.fourier`)
+    convention : 'scaled' or 'plain' (:mod:`cbn.numerics.fourier`)
     route : one of :data:`ROUTES`; default ``'rfftn'`` in float64, otherwise ``'dft_matmul'``
         when every axis is ``<= DFT_MATMUL_MAX`` and ``'rfftn_leading'`` above
 
