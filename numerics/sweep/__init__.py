@@ -36,12 +36,13 @@ from cbn.numerics.sweep.summary import (
     StoreUse,
     SweepSummary,
 )
-from cbn.numerics.sweep.worker import run_min_norm
+from cbn.numerics.sweep.worker import result_from_record, run_min_norm
 
 __all__ = [
     "CONSTRUCTION_HINT", "EXACT", "FIT", "LOWER_R0", "UPPER", "UPPER_R0",
     "BottleneckInequality", "DeepestNetwork", "ExecutionReport", "RunSummary", "StoreUse",
     "SweepSpec", "SweepSummary", "constant_inputs", "construction_flags", "construction_norms",
     "data_sha256", "execute", "execute_ladder", "execute_sweep", "layer_counts", "pin_target",
-    "run_min_norm", "summarize", "target_from_config", "target_r0_lower_bound",
+    "result_from_record", "run_min_norm", "summarize", "target_from_config",
+    "target_r0_lower_bound",
 ]

@@ -9,16 +9,27 @@ picklable, so that local processes and Dask workers can run it.
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import numpy as np
 
 from cbn.numerics.guards import above
-from cbn.numerics.search import Architecture, SearchSettings, Start, best_run, min_norm_fit
+from cbn.numerics.search import (
+    Architecture,
+    MinNormResult,
+    SearchSettings,
+    Start,
+    Status,
+    best_run,
+    min_norm_fit,
+)
 from cbn.numerics.starts import construction_network, pad_to_depth, perturbed_network
+from cbn.numerics.store import StoredRecord
 from cbn.numerics.sweep.evidence import UPPER
 from cbn.numerics.sweep.spec import target_from_config
 from cbn.numerics.weights import Network
 
-__all__ = ["run_min_norm"]
+__all__ = ["result_from_record", "run_min_norm"]
 
 
 def run_min_norm(config: dict) -> tuple[dict, dict[str, np.ndarray]]:
@@ -54,6 +65,21 @@ def run_min_norm(config: dict) -> tuple[dict, dict[str, np.ndarray]]:
     if len(tried) > 1 or config.get("start_attempts", 1) > 1 or guard is not None:
         record["start_attempts"] = tried
     return record, Network(result.filters, result.biases).to_arrays()
+
+
+def result_from_record(stored: StoredRecord) -> MinNormResult:
+    """The :class:`cbn.numerics.search.MinNormResult` of a stored run of :func:`run_min_norm`
+    (its record and arrays; the inverse of what :func:`run_min_norm` stores).
+
+    ``bound`` is the record's label (:data:`cbn.numerics.sweep.evidence.UPPER`); what the
+    result has no field for (the guard, the start attempts) stays in ``stored.record``.
+    """
+    record = stored.record
+    net = Network.from_arrays(stored.arrays)
+    known = {f.name for f in fields(MinNormResult)} - {"filters", "biases", "status", "message"}
+    return MinNormResult(filters=net.filters, biases=net.biases, status=Status(record["status"]),
+                         message=record["stop_reason"],
+                         **{k: v for k, v in record.items() if k in known})
 
 
 def _run_min_norm(config: dict) -> tuple:
