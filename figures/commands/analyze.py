@@ -60,12 +60,12 @@ def _plot_norms(summary: SweepSummary, path: Path) -> None:
                 fit["R2_free"] / grid if fit["R2_free"] is not None else 0.0)
             label = f"free fit (R0 not resolved): slope {fit['R0_free']:.3g}"
         ax.plot(grid, curve, "-", lw=1, label=label)
-    if summary["R0_lower_bound"] is not None:
-        ax.plot(L, summary["R0_lower_bound"] * L, ":",
+    if summary.R0_lower_bound is not None:
+        ax.plot(L, summary.R0_lower_bound * L, ":",
                 label="slope reference L x R0_lower (bounds the slope, not the norm)")
     ax.set_xlabel("depth L")
     ax.set_ylabel("||theta||^2")
-    ax.set_title(summary["target"])
+    ax.set_title(summary.target)
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
