@@ -10,22 +10,16 @@ bounds of :mod:`.evidence`, giving a :class:`SweepSummary` (:mod:`.summary`).
 Bound labels (paper_notes/theory.md section 7): a trained network's norm is an UPPER bound on
 ``R(f; Omega, L)``; closed-form costs of linear targets are EXACT; ranks of constant-input
 Jacobians of the target give a LOWER bound on ``R0`` for the target prescribed on an open set
-around those inputs; a known factorisation gives an UPPER bound on ``R0``.
+around those inputs; a known factorisation gives an UPPER bound on ``R0``. The label strings
+themselves are in :mod:`.evidence`.
 """
 
 from cbn.numerics.sweep.analysis import summarize
 from cbn.numerics.sweep.driver import ExecutionReport, execute, execute_ladder, execute_sweep
 from cbn.numerics.sweep.evidence import (
-    CONSTRUCTION_HINT,
-    EXACT,
-    FIT,
-    LOWER_R0,
-    UPPER,
-    UPPER_R0,
     constant_inputs,
     construction_flags,
     construction_norms,
-    layer_counts,
     target_r0_lower_bound,
 )
 from cbn.numerics.sweep.spec import SweepSpec, data_sha256, pin_target, target_from_config
@@ -39,10 +33,9 @@ from cbn.numerics.sweep.summary import (
 from cbn.numerics.sweep.worker import result_from_record, run_min_norm
 
 __all__ = [
-    "CONSTRUCTION_HINT", "EXACT", "FIT", "LOWER_R0", "UPPER", "UPPER_R0",
     "BottleneckInequality", "DeepestNetwork", "ExecutionReport", "RunSummary", "StoreUse",
     "SweepSpec", "SweepSummary", "constant_inputs", "construction_flags", "construction_norms",
-    "data_sha256", "execute", "execute_ladder", "execute_sweep", "layer_counts", "pin_target",
+    "data_sha256", "execute", "execute_ladder", "execute_sweep", "pin_target",
     "result_from_record", "run_min_norm", "summarize", "target_from_config",
     "target_r0_lower_bound",
 ]
