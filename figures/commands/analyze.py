@@ -29,7 +29,7 @@ from cbn.figures.commands.fit import (  # noqa: E402
 from cbn.figures.files import write_folder_atomically  # noqa: E402
 from cbn.numerics.spectra import activation_energy, weight_spectra  # noqa: E402
 from cbn.numerics.store import ResultStore  # noqa: E402
-from cbn.numerics.sweep import target_from_config  # noqa: E402
+from cbn.numerics.sweep import SweepSummary, target_from_config  # noqa: E402
 from cbn.numerics.weights import Network  # noqa: E402
 
 
@@ -37,18 +37,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_sweep_arguments(parser)
 
 
-def _plot_norms(summary: dict, path: Path) -> None:
-    L = np.array(summary["depths"], dtype=float)
+def _plot_norms(summary: SweepSummary, path: Path) -> None:
+    L = np.array(summary.depths, dtype=float)
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.plot(L, summary["norm"], "o", label="best trained norm (upper bound)")
-    if summary["exact"] is not None:
-        ax.plot(L, summary["exact"], "k+", ms=10, label="closed form (exact)")
-    if summary["construction_norm"] is not None:
-        pts = [(d, n) for d, n in zip(L, summary["construction_norm"]) if n is not None]
+    ax.plot(L, summary.norm, "o", label="best trained norm (upper bound)")
+    if summary.exact is not None:
+        ax.plot(L, summary.exact, "k+", ms=10, label="closed form (exact)")
+    if summary.construction_norm is not None:
+        pts = [(d, n) for d, n in zip(L, summary.construction_norm) if n is not None]
         if pts:
             ax.plot(*zip(*pts), "rx", label="construction (upper bound)")
-    if summary["fit"] is not None:
-        fit = summary["fit"]
+    if summary.fit is not None:
+        fit = summary.fit
         grid = np.linspace(L.min(), L.max(), 100)
         if fit["R0"] is not None:
             curve = fit["R0"] * grid + sum(c * grid ** float(p) for c, p in zip(
@@ -60,12 +60,12 @@ def _plot_norms(summary: dict, path: Path) -> None:
                 fit["R2_free"] / grid if fit["R2_free"] is not None else 0.0)
             label = f"free fit (R0 not resolved): slope {fit['R0_free']:.3g}"
         ax.plot(grid, curve, "-", lw=1, label=label)
-    if summary["R0_lower_bound"] is not None:
-        ax.plot(L, summary["R0_lower_bound"] * L, ":",
+    if summary.R0_lower_bound is not None:
+        ax.plot(L, summary.R0_lower_bound * L, ":",
                 label="slope reference L x R0_lower (bounds the slope, not the norm)")
     ax.set_xlabel("depth L")
     ax.set_ylabel("||theta||^2")
-    ax.set_title(summary["target"])
+    ax.set_title(summary.target)
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -111,16 +111,17 @@ def default_out(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)  # validates everything before any file is written
-    summary = run_sweep(args)
+    result = run_sweep(args)
+    summary, deepest = result.to_dict(), result.deepest
     out = Path(args.out or default_out(args))
 
     def fill(tmp: Path) -> None:
-        stored = ResultStore(args.store).load_key(summary["deepest"]["key"])
+        stored = ResultStore(args.store).load_key(deepest.key)
         net = Network.from_arrays(stored.arrays, spec.activation, spec.convention)
         target = target_from_config(spec.target)
         X = target.sample(spec.n_samples, spec.sample_seed)
         write_json_file(tmp, "summary.json", summary)
-        _plot_norms(summary, tmp / "norm_vs_depth.png")
+        _plot_norms(result, tmp / "norm_vs_depth.png")
         _plot_spectra(net.filters, spec.convention, tmp / "weight_spectra.png")
         _plot_energy(activation_energy(net.filters, net.biases, X, spec.activation,
                                        spec.convention),
@@ -129,13 +130,13 @@ def run(args: argparse.Namespace) -> int:
         print_summary(summary, file=text)
         counts = "\n".join(
             f"| {c['layer']} | {c['total']} | {c['max_dev_kept']:.3g} | {c['max_dropped']:.3g} |"
-            for c in summary["deepest"]["layer_counts"]
+            for c in deepest.layer_counts
         )
         (tmp / "report.md").write_text(
-            f"# cbn analyze {summary['target']}\n\n{summary['description']}\n\n```\n"
+            f"# cbn analyze {result.target}\n\n{result.description}\n\n```\n"
             f"{text.getvalue()}```\n\n## CBN picture of the deepest network "
-            f"(L = {summary['deepest']['depth']})\n\n"
-            f"Singular values above {summary['deepest']['split']} per layer, summed over "
+            f"(L = {deepest.depth})\n\n"
+            f"Singular values above {deepest.split} per layer, summed over "
             f"frequencies (conjugate pairs count twice):\n\n"
             f"| layer | count | max abs(s-1) of those | largest other |\n|---|---|---|---|\n"
             f"{counts}\n\n![norm vs depth](norm_vs_depth.png)\n\n"

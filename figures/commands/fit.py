@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 
 from cbn.figures.cli import add_common_options, print_json, write_json_file
 from cbn.numerics.executor import make_executor
@@ -19,7 +20,14 @@ from cbn.numerics.inputs import InputError, check_depths, load_filter
 from cbn.numerics.search import KINDS, SearchSettings, Start
 from cbn.numerics.starts import construction_network
 from cbn.numerics.store import DEFAULT_STORE, ResultStore
-from cbn.numerics.sweep import SweepSpec, execute_sweep, summarize, target_from_config
+from cbn.numerics.sweep import (
+    StoreUse,
+    SweepSpec,
+    SweepSummary,
+    execute_sweep,
+    summarize,
+    target_from_config,
+)
 from cbn.numerics.targets import validate_target
 
 
@@ -183,22 +191,20 @@ def spec_from_args(args: argparse.Namespace) -> SweepSpec:
     )
 
 
-def run_sweep(args: argparse.Namespace) -> dict:
-    """Run (or reuse) the sweep described by ``args`` and return its summary."""
+def run_sweep(args: argparse.Namespace) -> SweepSummary:
+    """Run (or reuse) the sweep described by ``args`` and return its summary, with ``store``
+    (where the records are, how many were reused) set."""
     spec = spec_from_args(args)
     store = ResultStore(args.store)
     with make_executor(args.scheduler, args.workers) as executor:
         report = execute_sweep(spec, store, executor, progress=not args.quiet)
-    summary = summarize(spec, report.records)
-    summary["store"] = {"folder": str(store.root), "reused": report.reused,
-                        "computed": report.computed,
-                        "recomputed_corrupt": report.recomputed_corrupt,
-                        "seconds": report.seconds}
-    return summary
+    return replace(summarize(spec, report.records), store=StoreUse(
+        folder=str(store.root), reused=report.reused, computed=report.computed,
+        recomputed_corrupt=report.recomputed_corrupt, seconds=report.seconds))
 
 
 def run(args: argparse.Namespace) -> int:
-    summary = run_sweep(args)
+    summary = run_sweep(args).to_dict()
     if args.out:
         write_json_file(args.out, "fit.json", summary)
     if args.json:
@@ -236,7 +242,8 @@ def _seed_lines(runs: list[dict], rtol: float) -> list[str]:
 
 
 def print_summary(s: dict, file=None) -> None:
-    """Human-readable table of a sweep summary, every value with its bound label."""
+    """Human-readable table of a sweep summary (``SweepSummary.to_dict()`` with ``store``: the
+    JSON of ``cbn fit --json``), every value with its bound label."""
     file = file or sys.stdout
     p = lambda *a: print(*a, file=file)  # noqa: E731
     p(f"target {s['target']}: {s['channels'][0]}->{s['channels'][1]} channels on "

@@ -32,7 +32,7 @@ def run(quick: bool) -> BenchResult:
                 report = execute_sweep(spec, store, executor, progress=False)
             timings.append(time.perf_counter() - start)
             summary = summarize(spec, report.records)
-    gap = max(abs(n - e) / e for n, e in zip(summary["norm"], summary["exact"]))
+    gap = max(abs(n - e) / e for n, e in zip(summary.norm, summary.exact))
     runs = len(depths) * seeds
     return BenchResult(
         name="sweep_store",

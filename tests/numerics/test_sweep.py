@@ -33,7 +33,7 @@ def _deterministic(record: dict) -> dict:
 def derivative_sweep(tmp_path_factory):
     store = ResultStore(tmp_path_factory.mktemp("store"))
     report = execute_sweep(DERIVATIVE, store, progress=False)
-    return store, report, summarize(DERIVATIVE, report.records)
+    return store, report, summarize(DERIVATIVE, report.records).to_dict()
 
 
 def test_linear_sweep_matches_closed_form_and_expansion(derivative_sweep):
@@ -97,7 +97,8 @@ def test_multichannel_linear_ladder_sweep_matches_closed_form():
                      depths=[2, 3, 4, 6, 8], seeds=1, n_samples=16, width=8,
                      activation="identity", bias=False)
     with tempfile.TemporaryDirectory() as folder:
-        s = summarize(spec, execute_sweep(spec, ResultStore(folder), progress=False).records)
+        s = summarize(spec, execute_sweep(spec, ResultStore(folder),
+                                          progress=False).records).to_dict()
     assert r0 == 32 and s["R0_exact"] == pytest.approx(r0, abs=1e-9)
     assert s["R1_exact"] == pytest.approx(r1, rel=1e-12)  # closed form = the drawn values
     for norm, exact in zip(s["norm"], s["exact"]):
@@ -116,7 +117,7 @@ def test_second_execution_is_served_from_store(derivative_sweep):
     store, first, summary = derivative_sweep
     again = execute_sweep(DERIVATIVE, store, progress=False)
     assert again.reused == 5 and again.computed == 0
-    assert summarize(DERIVATIVE, again.records)["norm"] == summary["norm"]
+    assert summarize(DERIVATIVE, again.records).to_dict()["norm"] == summary["norm"]
 
 
 def test_truncated_record_is_recomputed_identically(derivative_sweep, tmp_path):
@@ -309,7 +310,7 @@ def test_relu_bottleneck_sweep_between_bounds_with_cbn_counts(tmp_path):
     spec = SweepSpec(**BOTTLENECK)
     with LocalExecutor(2) as ex:
         report = execute_sweep(spec, ResultStore(tmp_path), ex, progress=False)
-    s = summarize(spec, report.records)
+    s = summarize(spec, report.records).to_dict()
     layers = s["deepest"]["layer_counts"]
     runs = [(r.config["depth"], r.record["norm_sq"], r.record["residual_rel"])
             for r in report.records]
@@ -355,7 +356,7 @@ def test_ladder_chains_depths_and_resumes(tmp_path):
         assert start["depth"] == prev and start["biases"] is None  # a bias-free network
         np.testing.assert_array_equal(np.asarray(start["filters"][0]),
                                       by_depth[prev].arrays["filter_0"])
-    s = summarize(spec, first.records)
+    s = summarize(spec, first.records).to_dict()
     for norm, exact in zip(s["norm"], s["exact"]):
         assert abs(norm - exact) <= 1e-4 * exact  # issue criterion on linear targets
     again = execute_ladder(spec, store, progress=False)
@@ -418,7 +419,7 @@ def test_ladder_base_tries_random_starts_until_one_fits(tmp_path, monkeypatch):
     assert [a["seed"] for a in base[0]["start_attempts"]] == [0, 1] and base[0]["seed"] == 1
     assert [a["seed"] for a in base[1]["start_attempts"]] == [3, 4] and base[1]["seed"] == 4
     assert base[0]["start_attempts"][0]["residual_rel"] == 1.0
-    assert not [f for f in summarize(spec, report.records)["flags"] if "fits" in f]
+    assert not [f for f in summarize(spec, report.records).to_dict()["flags"] if "fits" in f]
 
 
 def test_ladder_restarts_from_the_last_fitting_rung_and_flags_misses(tmp_path, monkeypatch):
@@ -438,7 +439,7 @@ def test_ladder_restarts_from_the_last_fitting_rung_and_flags_misses(tmp_path, m
     by_depth = {r.config["depth"]: r for r in report.records}
     assert by_depth[4].config["ladder_from"]["depth"] == 2  # depth 3 missed: skipped
     assert by_depth[6].config["ladder_from"]["depth"] == 4
-    s = summarize(spec, report.records)
+    s = summarize(spec, report.records).to_dict()
     assert any(f.startswith("depth 3: no seed fits") for f in s["flags"])
     assert any(f.startswith("depth 6: norm") and "is below the exact cost" in f
                for f in s["flags"])
@@ -460,6 +461,6 @@ def test_ladder_from_depth_one_starts_depth_two_at_random(tmp_path):
     starts = {r.config["depth"]: r.config.get("ladder_from", {}).get("depth")
               for r in report.records}
     assert starts == {1: None, 2: None, 3: 2}
-    s = summarize(spec, report.records)
+    s = summarize(spec, report.records).to_dict()
     for norm, exact in zip(s["norm"], s["exact"]):
         assert abs(norm - exact) <= 1e-4 * exact  # issue criterion on linear targets

@@ -50,7 +50,7 @@ def _plant(records, depths, t=1e3):
 
 
 def test_diverged_depth_is_flagged_and_left_out_of_the_fit(derivative_records):
-    s = summarize(DERIVATIVE, _plant(derivative_records, {4}))
+    s = summarize(DERIVATIVE, _plant(derivative_records, {4})).to_dict()
     exact4 = s["exact"][s["depths"].index(4)]
     assert s["norm"][s["depths"].index(4)] > 1e5 * exact4  # the plant is absurd
     assert s["diverged_depths"] == [4] and s["excluded_depths"] == [4]
@@ -62,7 +62,7 @@ def test_diverged_depth_is_flagged_and_left_out_of_the_fit(derivative_records):
 
 
 def test_too_many_diverged_depths_give_no_r0(derivative_records):
-    s = summarize(DERIVATIVE, _plant(derivative_records, {2, 3, 4}))
+    s = summarize(DERIVATIVE, _plant(derivative_records, {2, 3, 4})).to_dict()
     assert s["diverged_depths"] == [2, 3, 4]
     assert s["R0_fit"] is None and s["R0_integer"] is None and s["fit"] is None
     text = io.StringIO()
@@ -75,12 +75,12 @@ def test_too_many_diverged_depths_give_no_r0(derivative_records):
 
 
 def test_deepest_picture_skips_a_diverged_deepest_depth(derivative_records):
-    s = summarize(DERIVATIVE, _plant(derivative_records, {8}))
+    s = summarize(DERIVATIVE, _plant(derivative_records, {8})).to_dict()
     assert s["diverged_depths"] == [8] and s["deepest"]["depth"] == 6
 
 
 def test_undisturbed_sweep_has_no_divergence(derivative_records):
-    s = summarize(DERIVATIVE, derivative_records)
+    s = summarize(DERIVATIVE, derivative_records).to_dict()
     assert s["diverged_depths"] == [] and not [f for f in s["flags"] if "diverged" in f]
 
 
@@ -103,5 +103,5 @@ def test_a_diverged_seed_does_not_hide_a_good_one(derivative_records):
     twin = [StoredRecord(r.key + "x", {**r.config, "seed": 1}, r.record, r.arrays)
             for r in derivative_records]
     planted = _plant(derivative_records, {4}) + twin
-    s = summarize(spec, planted)
+    s = summarize(spec, planted).to_dict()
     assert s["diverged_depths"] == [] and s["R0_integer"] == 6

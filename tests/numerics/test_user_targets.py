@@ -46,7 +46,7 @@ def smoothing_file(tmp_path):
 
 def _sweep(spec: SweepSpec, store_dir) -> dict:
     report = execute_sweep(spec, ResultStore(store_dir), progress=False)
-    return summarize(spec, report.records)
+    return summarize(spec, report.records).to_dict()
 
 
 def test_readme_smoothing_is_exact_unflagged_and_names_the_depths_it_needs(
@@ -88,7 +88,7 @@ def test_blur_ladder_stays_below_its_padded_starts(tmp_path):
         bound = Network.from_torch(start).norm_sq()
         assert rec.record["norm_sq"] <= bound * (1 + GUARD_RTOL), (rec.record["norm_sq"], bound)
         assert rec.record["residual_rel"] <= spec.residual_rtol
-    s = summarize(spec, report.records)
+    s = summarize(spec, report.records).to_dict()
     assert s["padded_bound"][0] is None  # nothing shallower than depth 2
     assert all(n <= b * (1 + GUARD_RTOL) for n, b in zip(s["norm"][1:], s["padded_bound"][1:]))
     assert s["flags"] == [] and s["excluded_depths"] == []
@@ -134,7 +134,7 @@ def test_guard_retries_a_run_that_ends_above_its_start(tmp_path, monkeypatch):
     assert guard["retries"] == 1 and len(rung["start_attempts"]) == 2
     assert rung["norm_sq"] == min(a["norm_sq"] for a in rung["start_attempts"]
                                   if a["residual_rel"] <= spec.residual_rtol)
-    s = summarize(spec, report.records)
+    s = summarize(spec, report.records).to_dict()
     assert any(n.startswith("depth 3 seed 0: the run ended at") for n in s["notes"])
     start = guard["start_norm_sq"]
     assert start * (1 + GUARD_RTOL) < rung["norm_sq"] < DIVERGED_RATIO * start
@@ -152,7 +152,7 @@ def test_a_rung_that_stays_blown_up_is_reported_as_diverged(tmp_path, monkeypatc
     (tmp_path / "t.py").write_text(BLUR)
     spec = _blur_spec(tmp_path / "t.py", [2, 3], ladder_restarts=1)
     s = summarize(spec, execute_sweep(spec, ResultStore(tmp_path / "store"),
-                                      progress=False).records)
+                                      progress=False).records).to_dict()
     assert s["diverged_depths"] == [3] and s["excluded_depths"] == [3]
     (flag,) = [f for f in s["flags"] if f.startswith("depth 3:")]
     assert "diverged" in flag and "shallower best network padded" in flag

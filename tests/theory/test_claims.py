@@ -191,7 +191,7 @@ def test_planted_circular_penalty_off_by_sqrt_d_fails(monkeypatch):
 
 
 def test_planted_r0_lower_bound_counting_frequencies_fails(monkeypatch):
-    import cbn.numerics.sweep as sweep
+    import cbn.numerics.sweep.evidence as sweep
 
     true = sweep.ranks_per_frequency
     # summing these counts the frequencies of nonzero rank instead of summing the ranks

@@ -1,0 +1,108 @@
+"""Evidence a sweep's summary weighs its trained norms against, each with its bound label.
+
+Labels (paper_notes/theory.md section 7): a trained network's norm is an UPPER bound on
+``R(f; Omega, L)``; closed-form costs of linear targets are EXACT; ranks of constant-input
+Jacobians of the target give a LOWER bound on ``R0`` for the target prescribed on an open set
+around those inputs; a known factorisation gives an UPPER bound on ``R0`` (and its network an
+UPPER bound on ``R(f; L)``). Also here: the per-layer near-one counts of the CBN picture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from cbn.numerics.bounds import LOOSE_RANK_RTOL, jacobian_blocks_fd
+from cbn.numerics.linear import ranks_per_frequency
+from cbn.numerics.spectra import NEAR_ONE_SPLIT, near_one_counts, weight_spectra
+from cbn.numerics.targets import Target
+
+__all__ = ["CONSTRUCTION_HINT", "EXACT", "FIT", "LOWER_R0", "UPPER", "UPPER_R0",
+           "constant_inputs", "construction_flags", "construction_norms", "layer_counts",
+           "target_r0_lower_bound"]
+
+UPPER = "upper bound on R(f; Omega, L): norm of a trained network that fits the data"
+EXACT = "exact (closed form)"
+LOWER_R0 = ("lower bound on R0: sum of ranks of the target's constant-input Jacobian blocks "
+            "(valid for the target prescribed on an open set around those inputs)")
+UPPER_R0 = "upper bound on R0: dimension of a known factorisation (paper_notes/theory.md section 4)"
+FIT = "least-squares estimate from the best norm per depth (themselves upper bounds)"
+
+
+def constant_inputs(X: np.ndarray, count: int = 3, seed: int = 0) -> list[np.ndarray]:
+    """Constant inputs (values per channel) at which Jacobian bounds are taken: the data mean
+    per channel and ``count - 1`` Gaussian values scaled by the data's per-channel spread."""
+    axes = (0,) + tuple(range(2, X.ndim))
+    mean, std = X.mean(axis=axes), X.std(axis=axes)
+    rng = np.random.default_rng(seed)
+    return [mean] + [mean + std * rng.standard_normal(len(mean)) for _ in range(count - 1)]
+
+
+def target_r0_lower_bound(target: Target, X: np.ndarray) -> dict | None:
+    """Max over :func:`constant_inputs` of ``sum_m rank J_m`` of the target (finite differences).
+
+    None for targets that are not translation-equivariant with per-pixel outputs.
+    """
+    if target.symmetry != "equivariant" or getattr(target, "pooled", False):
+        return None
+    best = None
+    for value in constant_inputs(X):
+        blocks, off = jacobian_blocks_fd(target.evaluate, value, target.spatial)
+        ranks = ranks_per_frequency(blocks, LOOSE_RANK_RTOL)
+        entry = {"value": value.tolist(), "rank_sum": int(ranks.sum()),
+                 "ranks": ranks.tolist(), "off_diagonal": off, "rank_rtol": LOOSE_RANK_RTOL,
+                 "bound": LOWER_R0}
+        if best is None or entry["rank_sum"] > best["rank_sum"]:
+            best = entry
+    return best
+
+
+def layer_counts(filters, convention: str) -> list[dict]:
+    """Per layer: per-frequency count of singular values above the split, and its extremes."""
+    out = []
+    for l, s in enumerate(weight_spectra(filters, convention)):
+        c = near_one_counts(s, NEAR_ONE_SPLIT)
+        out.append({"layer": l + 1, "counts": c["counts"].tolist(),
+                    "total": int(c["counts"].sum()), "max_dev_kept": c["max_dev_kept"],
+                    "max_dropped": c["max_dropped"]})
+    return out
+
+
+#: What to try when a sweep on a target with an explicit construction is flagged (measured on
+#: the built-in ``bottleneck`` target, README "ReLU targets").
+CONSTRUCTION_HINT = ("this target has an explicit construction: --init construction "
+                     "--start-noise 0.03 --max-iter 60000 --inner-iter 2000 reached lower norms "
+                     "than the ladder on the built-in bottleneck target (README, ReLU targets)")
+
+
+def construction_flags(depths: Sequence[int], norms: Sequence[float],
+                       construction: Sequence[float | None]) -> list[str]:
+    """Flags for depths whose best trained norm is above the explicit construction's.
+
+    Both are UPPER bounds on ``R(f; L)``; a trained network costlier than a known network for
+    the same function is not at the minimum (an optimisation failure, not a finding).
+    """
+    return [f"depth {L}: best trained norm {n:.6g} is above the explicit construction's "
+            f"{c:.6g}: not at the minimum (optimisation failure)"
+            for L, n, c in zip(depths, norms, construction) if c is not None and n > c]
+
+
+def construction_norms(target: Target, depths: Sequence[int], width: int,
+                       X: np.ndarray) -> list[float | None] | None:
+    """Per depth the norm of the target's explicit construction (an UPPER bound on
+    ``R(f; L)``), None where its depth or width rules it out; None when it has none at all."""
+    build = getattr(target, "construction", None)  # duck-typed user targets may lack it
+    norms, found = [], False
+    for L in depths:
+        try:
+            net = None if build is None else build(L, width, X)
+        except ValueError:  # a construction exists, but not at this depth or width
+            norms.append(None)
+            found = True
+            continue
+        found |= net is not None
+        norms.append(None if net is None else net.norm_sq())
+    return norms if found else None
+
+
