@@ -167,7 +167,7 @@ def min_norm_fit(
         raise InputError(f"a {start.kind} start needs its network: use Start.given(network)")
     if start.noise > 0:
         raise InputError("min_norm_fit takes a start network as given: perturb it first "
-                         "(cbn.numerics.sweep.perturbed_network) and pass noise 0")
+                         "(cbn.numerics.starts.perturbed_network) and pass noise 0")
     t_start = time.perf_counter()
     dtype, device = settings.torch_dtype, settings.device
     Xt = torch.as_tensor(X, dtype=dtype, device=device)

@@ -20,7 +20,7 @@ class Start:
       the previous depth's network padded to this one; ``"random"``: a seeded random network;
       ``"construction"``: the target's explicit network) and ``noise``, the relative size of a
       seeded Gaussian perturbation of a ladder or construction start's filters (0: none; see
-      :func:`cbn.numerics.sweep.perturbed_network`). The sweep builds each run's network, so its
+      :func:`cbn.numerics.starts.perturbed_network`). The sweep builds each run's network, so its
       ``seed`` and ``network`` stay unset: ``Start("construction", noise=0.03)``.
     * :func:`cbn.numerics.search.min_norm_fit` takes the start itself: :meth:`random` (a random
       network seeded ``seed``) or :meth:`given` (that network, used as given; a perturbed
