@@ -53,7 +53,7 @@ def strided_lowpass_construction(X: np.ndarray, K: int, depth: int,
                                  stride: int | None) -> CircularCNN:
     """One-channel ReLU net computing ``P_K x`` exactly on ``X`` (N, 1, d) through
     ``g = P_K x + B >= 0`` (``B = max |P_K X| + 1``), with ``stride`` after the first layer
-    (None: no stride)."""
+    (None: no stride); ``B`` is subtracted in the last layer, after the last ReLU."""
     d = X.shape[-1]
     keep = lowpass_keep(d, K)
     B = float(np.max(np.abs(get_target("lowpass", spatial=(d,), K=K).evaluate(X)))) + 1.0
@@ -61,7 +61,9 @@ def strided_lowpass_construction(X: np.ndarray, K: int, depth: int,
     middle = filters_from_multipliers(_multiplier(folded_keep(keep, stride), 1.0))
     last = filters_from_multipliers(_multiplier(keep, 1.0 if stride is None else stride))
     filters = [first] + [middle] * (depth - 2) + [last]
-    biases = [np.array([B])] + [np.zeros(1)] * (depth - 3) + [np.array([-B]), np.zeros(1)]
+    # the shift B leaves in the last layer (no ReLU after it): the constant B survives the
+    # stride (multiplier s at m = 0 undoes the 1/s of the zero-insertion), so z_L = P_K x
+    biases = [np.array([B])] + [np.zeros(1)] * (depth - 2) + [np.array([-B])]
     return CircularCNN.from_numpy(filters, biases, stride=stride)
 
 
