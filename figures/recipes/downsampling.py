@@ -19,22 +19,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from cbn.figures.plotting import save, subplots
 from cbn.figures.provenance import Provenance
 from cbn.figures.recipes._common import frequency_label
-from cbn.numerics.fourier import (
-    centred_labels,
-    filters_from_multipliers,
-    folding_groups,
-    frequency_degrees,
-    survives_downsampling,
-)
-from cbn.numerics.network import CircularCNN
-from cbn.numerics.search import Architecture, SearchSettings, Start, min_norm_fit
-from cbn.numerics.spectra import NEAR_ONE_SPLIT, near_one_counts, weight_spectra
-from cbn.numerics.targets import get_target
+from cbn.numerics.downsampling import lowpass_keep, strided_lowpass_fit
+from cbn.numerics.fourier import centred_labels, folding_groups, survives_downsampling
+from cbn.numerics.search import SearchSettings
 
 NAME = "downsampling"
 TITLE = "Down-sampling inside the bottleneck: the kept frequencies survive the folding"
@@ -69,32 +60,11 @@ def config(mode: str) -> dict:
             "target": "lowpass P_K x (|m| <= K), Gaussian inputs"}
 
 
-def _multiplier(d: int, keep: np.ndarray, value: float) -> np.ndarray:
-    """Multiplier ``value * 1[keep]`` of a one-channel layer, shape (d, 1, 1)."""
-    return (value * keep.astype(float)).astype(np.complex128).reshape(d, 1, 1)
-
-
-def construction(cfg: dict, X: np.ndarray, stride: int | None) -> CircularCNN:
-    """One-channel ReLU net computing ``P_K x`` on ``X`` through ``g = P_K x + B >= 0``."""
-    d, L = cfg["d"], cfg["depth"]
-    keep = frequency_degrees((d,))["linf"] <= cfg["K"]
-    B = float(np.max(np.abs(get_target("lowpass", spatial=(d,), K=cfg["K"]).evaluate(X)))) + 1.0
-    coarse = d if stride is None else d // stride
-    ckeep = np.zeros(coarse, dtype=bool)
-    ckeep[np.unique(folding_groups((d,), stride or 1)[keep][:, 0])] = True
-    first = filters_from_multipliers(_multiplier(d, keep, 1.0))
-    middle = filters_from_multipliers(_multiplier(coarse, ckeep, 1.0))
-    last = filters_from_multipliers(_multiplier(d, keep, 1.0 if stride is None else stride))
-    filters = [first] + [middle] * (L - 2) + [last]
-    biases = [np.array([B])] + [np.zeros(1)] * (L - 3) + [np.array([-B]), np.zeros(1)]
-    return CircularCNN.from_numpy(filters, biases, stride=stride)
-
-
 def compute(cfg: dict, device: str):
+    """Strided and unstrided nets by :func:`cbn.numerics.downsampling.strided_lowpass_fit`."""
     d, K = cfg["d"], cfg["K"]
-    keep = frequency_degrees((d,))["linf"] <= K
+    keep = lowpass_keep(d, K)
     X = np.random.default_rng(cfg["seed"]).standard_normal((cfg["samples"], 1, d))
-    Y = get_target("lowpass", spatial=(d,), K=K).evaluate(X)
     record = {"d": d, "K": K, "depth": cfg["depth"],
               "kept_labels": [frequency_label((d,), (i,)) for i in range(d)
                               if keep[i] and centred_labels((d,))[i, 0] >= 0],
@@ -102,29 +72,19 @@ def compute(cfg: dict, device: str):
                            for s in cfg["strides_checked"]}, "nets": {},
               "bound": "upper (constructed, then refined, networks)"}
     arrays = {"keep": keep}
+    settings = SearchSettings(max_iter=cfg["max_iter"], inner_iter=cfg["inner_iter"],
+                              device=device)
     for name, stride in (("strided", cfg["stride"]), ("unstrided", None)):
-        init = construction(cfg, X, stride)
-        with torch.no_grad():
-            init_norm = float(init.parameter_norm_sq())
-        res = min_norm_fit(X, Y, Architecture.uniform(cfg["depth"], 1), Start.given(init),
-                           SearchSettings(max_iter=cfg["max_iter"], inner_iter=cfg["inner_iter"],
-                                          device=device))
-        spectra = weight_spectra(res.filters)
-        coarse = res.filters[1].shape[-1]
-        ckeep = np.zeros(coarse, dtype=bool)
-        ckeep[np.unique(folding_groups((d,), stride or 1)[keep][:, 0])] = True
-        mids = [near_one_counts(s, NEAR_ONE_SPLIT) for s in spectra[1:-1]]
+        fit = strided_lowpass_fit(X, K, cfg["depth"], stride, settings)
         record["nets"][name] = {
-            "stride": stride, "coarse_grid": coarse, "construction_norm_sq": init_norm,
-            "norm_sq": res.norm_sq, "residual_rel": res.residual_rel,
-            "stop_reason": res.message,
-            "middle_match": [bool(np.array_equal(c["counts"], ckeep.astype(int)))
-                             for c in mids],
-            "max_dev_kept": max(c["max_dev_kept"] for c in mids),
-            "max_dropped": max(c["max_dropped"] for c in mids)}
-        for l, s in enumerate(spectra):
-            arrays[f"{name}_sv{l}"] = s[..., 0]
-        arrays[f"{name}_ckeep"] = ckeep
+            "stride": stride, "coarse_grid": fit.coarse_grid,
+            "construction_norm_sq": fit.construction_norm_sq, "norm_sq": fit.norm_sq,
+            "residual_rel": fit.residual_rel, "stop_reason": fit.stop_reason,
+            "middle_match": list(fit.middle_match), "max_dev_kept": fit.max_dev_kept,
+            "max_dropped": fit.max_dropped}
+        for l, s in enumerate(fit.spectra):
+            arrays[f"{name}_sv{l}"] = s
+        arrays[f"{name}_ckeep"] = fit.coarse_keep
     return record, arrays
 
 

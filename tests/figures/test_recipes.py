@@ -175,7 +175,7 @@ def test_frequency_labels_name_type_and_degree():
 
 
 def test_off_support_fraction_ignores_the_constant_frequency():
-    from cbn.figures.recipes.activation_energy import off_support_fraction
+    from cbn.numerics.activation_bottleneck import off_support_share as off_support_fraction
 
     keep = np.array([True, True, False, False, False, False, False, True])
     energy = np.zeros((8, 1))

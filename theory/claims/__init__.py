@@ -27,7 +27,8 @@ KINDS: tuple[str, ...] = ("exact identity", "inequality", "asymptotic scaling",
 MODES: tuple[str, ...] = ("quick", "full")
 
 #: Modules under ``cbn.theory.claims`` that define claims, one per area.
-AREAS: tuple[str, ...] = ("fourier", "linear", "relu", "dynamics", "convex", "structure")
+AREAS: tuple[str, ...] = ("fourier", "linear", "relu", "dynamics", "convex", "structure",
+                          "bottleneck")
 
 
 @dataclass(frozen=True)
