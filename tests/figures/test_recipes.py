@@ -96,6 +96,12 @@ def _panels_mnist_classifier(rec, arr):
     # the head trains: training accuracy above chance (0.1) by more than the 0.03 standard
     # error of a chance-level score on 100 images; held-out accuracy is reported, not pinned
     assert rec["train_accuracy"] >= rec["chance"] + 0.06
+    # the net learns (measured 0.99 train, 0.80 held out; the former depth-4 width-4 150-step
+    # config reached 0.20 / 0.15): the bands sit ~4 binomial standard errors (0.04 at p = 0.8
+    # on 100 images) below the measured values and far above any failed training
+    assert rec["train_accuracy"] >= 0.9
+    assert rec["test_accuracy"] >= 0.65
+    assert rec["settings"]["batch_size"] == 50 and rec["stop_reason"].startswith("steps")
     lr = rec["learning_rate"]
     assert lr["rule"] == "probe" and lr["lr"] == 0.5 * lr["largest_stable"]
     return n_conv
@@ -116,7 +122,7 @@ TINY_VERDICTS = {
     "downsampling": (True, r"kept set survives folding True; strided middle layers keep "
                            r"exactly the folded set: (\d+)/\1"),
     "tasks": (False, r"keeps exactly the factorisation's 6 frequencies: False"),
-    "mnist_classifier": (False, r"kept frequencies per conv layer \[60, 62, 64\] .* "
+    "mnist_classifier": (False, r"kept frequencies per conv layer \[64, 64, 64\] .* "
                                 r"bottleneck \(every middle layer below both ends\): False"),
     "dynamics_stages": (True, r"stage order CNN \[1, 0\] \(predicted \[1, 0\]\), FC \[0, 1\] "
                               r"\(predicted \[0, 1\]\); inverted: True"),
