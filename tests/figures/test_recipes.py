@@ -122,8 +122,10 @@ TINY_VERDICTS = {
     "downsampling": (True, r"kept set survives folding True; strided middle layers keep "
                            r"exactly the folded set: (\d+)/\1"),
     "tasks": (False, r"keeps exactly the factorisation's 6 frequencies: False"),
-    "mnist_classifier": (False, r"kept frequencies per conv layer \[64, 64, 64\] .* "
-                                r"bottleneck \(every middle layer below both ends\): False"),
+    # the classifier learns (accuracies pinned below) but weight decay has barely acted: tau < 1
+    "mnist_classifier": (None, r"kept frequencies per conv layer \[64, 64, 64\] .* "
+                               r"bottleneck \(every middle layer below both ends\): None; "
+                               r"weight-decay time 2 lam lr steps = 0\.0\d+ "),
     "dynamics_stages": (True, r"stage order CNN \[1, 0\] \(predicted \[1, 0\]\), FC \[0, 1\] "
                               r"\(predicted \[0, 1\]\); inverted: True"),
 }
