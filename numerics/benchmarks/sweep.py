@@ -45,6 +45,6 @@ def run(quick: bool) -> BenchResult:
                   f"{gap:.1e} of the closed form",
         detail={"first_seconds": timings[0], "second_seconds": timings[1],
                 "runs": runs, "reused_second": report.reused, "norm_gap": gap,
-                "R0_fit": summary["R0_fit"], "R0_exact": summary["R0_exact"],
-                "flags": summary["flags"]},
+                "R0_fit": summary.R0_fit, "R0_exact": summary.R0_exact,
+                "flags": summary.flags},
         machine=machine_note())
