@@ -122,7 +122,8 @@ def test_linear_search_closed_form_all_depths(grid, c_out, c_in):
         init = None if res is None else pad_to_depth(res.to_network(), depth, X)
         res = min_norm_fit(X, Y, Architecture(depth, [width] * (depth - 1),
                                               activation="identity", bias=False),
-                           Start.given(init, depth))
+                           Start.random(depth) if init is None
+                           else Start.given(init, depth, kind="ladder"))
         cost = representation_cost(A, depth)
         print(f"{grid} {c_out}x{c_in} L={depth}: gap {(res.norm_sq - cost) / cost:.2e}, "
               f"{res.iterations} its")
