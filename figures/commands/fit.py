@@ -101,7 +101,10 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
                              "seed's run starting from its previous depth's network padded "
                              "with a data projector (exact on the samples); random: every run "
                              "from a seeded random network; construction: from the target's "
-                             "explicit construction (bottleneck targets, depths >= 4)")
+                             "explicit construction (bottleneck targets, depths >= 4); path: "
+                             "every run from a seeded random network moved along a "
+                             "weight-decay path (lam 1e-2 -> 1e-4, --set path_lam_start=...) "
+                             "that lets the norm choose the kept frequencies")
     parser.add_argument("--ladder-restarts", type=int, default=3,
                         help="ladder: random starts tried in turn until one fits the data, "
                              "where a ladder starts (smallest depth) (default 3)")

@@ -138,9 +138,26 @@ def augmented_lagrangian(net, fit, check, settings: SearchSettings,
         if stalls >= 5:
             return total, Status.STALLED, (f"stalled: no progress in 5 outer iterations "
                                            f"(max|residual|/max|Y| = {res:.1e})"), info
+        window = info["history"][-settings.plateau_steps - 1:]
+        if settings.plateau_rtol > 0 and len(window) > settings.plateau_steps and \
+                res <= phase1_tol and plateaued(window, settings.plateau_rtol):
+            return total, Status.STALLED, (
+                f"norm plateaued: it fell by <= {settings.plateau_rtol:.0e} relative and the "
+                f"residual by < 10x over {settings.plateau_steps} outer iterations "
+                f"(max|residual|/max|Y| = {res:.1e})"), info
         if res > 0.25 * prev_res:
             mu = min(3.0 * mu, mu_max)
         prev_res, prev_norm = res, norm
+
+
+def plateaued(window: list, rtol: float) -> bool:
+    """Whether the outer steps ``window`` (rows ``[iterations, residual, norm, seconds]`` of
+    ``info['history']``) crawl: the norm fell by at most ``rtol`` relative and the residual
+    did not fall tenfold (a run still converging drives the residual down; a crawl at ReLU
+    kinks leaves it hovering)."""
+    norms = [h[2] for h in window]
+    residuals = [h[1] for h in window]
+    return norms[0] - min(norms) <= rtol * norms[-1] and min(residuals) > 0.1 * residuals[0]
 
 
 def starts_from_zero_multipliers(activation: str, depth: int) -> bool:

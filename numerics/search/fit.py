@@ -27,6 +27,7 @@ from cbn.numerics.search.augmented_lagrangian import (
 )
 from cbn.numerics.search.lbfgs import intra_op_threads, is_small
 from cbn.numerics.search.orientation import orient_linear_start
+from cbn.numerics.search.path import ridge_path
 from cbn.numerics.search.restoration import restore_feasibility
 from cbn.numerics.search.result import (
     Architecture,
@@ -89,14 +90,16 @@ def resolved(settings: SearchSettings, architecture: Architecture) -> SearchSett
 
 
 def search_once(data: FitData, architecture: Architecture, network: CircularCNN | None,
-                seed: int, settings: SearchSettings) -> MinNormResult:
-    """One run of the search from ``network`` (None: a random network seeded ``seed``)."""
+                seed: int, settings: SearchSettings, path: bool = False) -> MinNormResult:
+    """One run of the search from ``network`` (None: a random network seeded ``seed``, moved
+    along the weight-decay path of :mod:`cbn.numerics.search.path` first when ``path``)."""
     a = architecture
     linear = a.activation == "identity"
     net = make_net(data.X, data.Y, a, network, seed, settings)
-    orient = linear and network is None and a.head_classes is None
-    flips = orient_linear_start(net, data.X, data.Y) if orient else 0
     t0 = time.perf_counter()
+    stages = ridge_path(net, data.Xt, data.Yt, settings) if path and network is None else []
+    orient = linear and network is None and a.head_classes is None and not path
+    flips = orient_linear_start(net, data.X, data.Y) if orient else 0
     iters, status, why, info = augmented_lagrangian(
         net, (data.Xf, data.Yf), (data.Xt, data.Yt), settings,
         not starts_from_zero_multipliers(a.activation, a.depth))
@@ -122,7 +125,8 @@ def search_once(data: FitData, architecture: Architecture, network: CircularCNN 
         message=why, restored=restored, method="augmented_lagrangian", depth=a.depth,
         widths=list(a.widths), seed=seed, dtype=settings.dtype,
         settings={**settings.to_dict(), **info, "from_init": network is not None,
-                  "fit_samples": int(data.Xf.shape[0]), "orientation_flips": flips})
+                  "fit_samples": int(data.Xf.shape[0]), "orientation_flips": flips,
+                  "path": [stage.to_dict() for stage in stages]})
 
 
 def min_norm_fit(
@@ -140,8 +144,9 @@ def min_norm_fit(
         head (``architecture.head_classes = K``) labels ``(N,)`` or an array ``(N, K)``: the
         constraints are then ``f_theta(x_n) = onehot(y_n)`` (or the given rows)
     architecture : depth, hidden widths, activation, convention, bias and head of the network
-    start : :meth:`Start.random` (default, seed 0) or :meth:`Start.given`; restart ``r``
-        starts from the given network (``r = 0``) or at random with seed ``start.seed + r``
+    start : :meth:`Start.random` (default, seed 0), :meth:`Start.path` or :meth:`Start.given`;
+        restart ``r`` starts from the given network (``r = 0``) or at random with seed
+        ``start.seed + r`` (after the weight-decay path for a path start)
     settings : every other choice, with its default and reason (:class:`SearchSettings`)
 
     The search runs ``settings.restarts`` times (stopping at the first run that fits when
@@ -163,7 +168,7 @@ def min_norm_fit(
     start = Start.random() if start is None else start
     settings = resolved(SearchSettings() if settings is None else settings, architecture)
     X, Y = check_data(X, Y, architecture.head_classes)
-    if start.kind != "random" and start.network is None:
+    if start.kind not in ("random", "path") and start.network is None:
         raise InputError(f"a {start.kind} start needs its network: use Start.given(network)")
     if start.noise > 0:
         raise InputError("min_norm_fit takes a start network as given: perturb it first "
@@ -184,7 +189,8 @@ def min_norm_fit(
     with intra_op_threads(1 if small else None):
         for r in range(settings.restarts):
             network = start.network if r == 0 else None
-            runs.append(search_once(data, architecture, network, start.seed + r, settings))
+            runs.append(search_once(data, architecture, network, start.seed + r, settings,
+                                    path=start.kind == "path"))
             if settings.restart_until_fit and runs[-1].fits(settings.residual_rtol):
                 break
     best = best_run(runs, settings.residual_rtol)

@@ -81,6 +81,22 @@ class SearchSettings:
     restore_steps : Gauss-Newton steps of the restoration.
     restore_blowup : growth of the residual over its start at which the restoration's steps
         count as diverging (the best network seen is kept either way).
+    plateau_rtol, plateau_steps : stop phase 2 (status ``stalled``, then the restoration makes
+        the fit exact) once it is within ``phase1_tol`` of the data and, over the last
+        ``plateau_steps`` outer iterations, the norm fell by at most ``plateau_rtol`` relative
+        and the residual less than tenfold. At ReLU
+        kinks L-BFGS crawls: on the 1-D relu_lowpass fits the norm then falls by ~1e-5
+        relative per 10 outer steps for thousands of iterations (three quarters of a run's
+        time) while the residual hovers at 1e-6 above ``tol``. 0 turns the rule off.
+    path_lam_start, path_lam_end, path_stages, path_stage_iter : the weight-decay path of a
+        ``"path"`` start (:mod:`cbn.numerics.search.path`): ``path_stages`` values of ``lam``
+        from ``path_lam_start`` down to ``path_lam_end`` (geometric), ``path_stage_iter`` L-BFGS
+        iterations each, on ``||f(X) - Y||^2 / ||Y||^2 + lam ||theta||^2``. The start 1e-2
+        sits below the collapse scale ``1 / ||theta||^2`` of the fitting networks of the
+        benchmark targets (norms 25-100); the end 1e-4 leaves residuals of about 1e-3, close
+        enough for the augmented Lagrangian to finish.
+    path_attempts : attempts of the path; one that collapses or ends far from the data restarts
+        with ``path_lam_start`` divided by ``sqrt(10)`` (:mod:`cbn.numerics.search.path`).
     """
 
     max_iter: int = 20000
@@ -108,6 +124,13 @@ class SearchSettings:
     restore_max_entries: int = 2 * 10**7
     restore_steps: int = 30
     restore_blowup: float = 1e3
+    plateau_rtol: float = 1e-5
+    plateau_steps: int = 10
+    path_lam_start: float = 1e-2
+    path_lam_end: float = 1e-4
+    path_stages: int = 6
+    path_stage_iter: int = 300
+    path_attempts: int = 3
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -128,7 +151,9 @@ class SearchSettings:
             if kind == "str" and not isinstance(value, str):
                 raise InputError(f"setting {f.name} must be a string, got {value!r}")
         positive = ("max_iter", "inner_iter", "restarts", "mu0", "residual_rtol",
-                    "mu_growth_cap", "restore_max_constraints", "restore_max_entries")
+                    "mu_growth_cap", "restore_max_constraints", "restore_max_entries",
+                    "path_lam_start", "path_lam_end", "path_stages", "path_stage_iter",
+                    "path_attempts", "plateau_steps")
         for name in positive:
             if not getattr(self, name) > 0:
                 raise InputError(f"setting {name} must be > 0, got {getattr(self, name)!r}")

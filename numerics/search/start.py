@@ -9,7 +9,7 @@ from cbn.numerics.inputs import InputError
 from cbn.numerics.network import CircularCNN
 
 #: Kinds of start; the first is the default of a sweep (:class:`cbn.numerics.sweep.SweepSpec`).
-KINDS = ("ladder", "random", "construction")
+KINDS = ("ladder", "random", "construction", "path")
 
 
 @dataclass(frozen=True)
@@ -18,12 +18,15 @@ class Start:
 
     * A sweep (:class:`cbn.numerics.sweep.SweepSpec`) gives the recipe: ``kind`` (``"ladder"``:
       the previous depth's network padded to this one; ``"random"``: a seeded random network;
-      ``"construction"``: the target's explicit network) and ``noise``, the relative size of a
+      ``"construction"``: the target's explicit network; ``"path"``: a seeded random network
+      moved along the weight-decay path of :mod:`cbn.numerics.search.path`, which uses nothing
+      of the target but its samples) and ``noise``, the relative size of a
       seeded Gaussian perturbation of a ladder or construction start's filters (0: none; see
       :func:`cbn.numerics.starts.perturbed_network`). The sweep builds each run's network, so its
       ``seed`` and ``network`` stay unset: ``Start("construction", noise=0.03)``.
     * :func:`cbn.numerics.search.min_norm_fit` takes the start itself: :meth:`random` (a random
-      network seeded ``seed``) or :meth:`given` (that network, used as given; a perturbed
+      network seeded ``seed``), :meth:`path` (the same, then the path) or :meth:`given` (that
+      network, used as given; a perturbed
       start is perturbed when it is built, so ``noise`` must be 0 here). Restart ``r >= 1``
       of a search always starts at random with seed ``seed + r``.
 
@@ -50,16 +53,22 @@ class Start:
                 math.isfinite(self.noise) and self.noise >= 0):
             raise InputError(f"start_noise must be finite and >= 0, got {self.noise}")
         object.__setattr__(self, "noise", float(self.noise))
-        if self.noise > 0 and self.kind == "random":
-            raise InputError("start_noise perturbs a construction or ladder start; "
-                             "init='random' has none")
-        if self.network is not None and self.kind == "random":
-            raise InputError("a random start has no network: use Start.given(network)")
+        if self.noise > 0 and self.kind in ("random", "path"):
+            raise InputError(f"start_noise perturbs a construction or ladder start; "
+                             f"init={self.kind!r} has none")
+        if self.network is not None and self.kind in ("random", "path"):
+            raise InputError(f"a {self.kind} start has no network: use Start.given(network)")
 
     @classmethod
     def random(cls, seed: int = 0) -> Start:
         """A random network seeded ``seed`` (scheme: ``SearchSettings.init_scheme``)."""
         return cls("random", seed=int(seed))
+
+    @classmethod
+    def path(cls, seed: int = 0) -> Start:
+        """A random network seeded ``seed``, moved along the weight-decay path
+        (:mod:`cbn.numerics.search.path`) before the minimal-norm search."""
+        return cls("path", seed=int(seed))
 
     @classmethod
     def given(cls, network: CircularCNN, seed: int = 0, kind: str = "construction") -> Start:

@@ -138,6 +138,8 @@ def _run_min_norm(config: dict) -> tuple:
 
     if init is not None:
         start = Start.given(init, config["seed"], kind=config["init"])
+    elif config.get("init") == "path":
+        start = Start.path(config["seed"])
     else:
         attempts = int(config.get("start_attempts", 1))
         start = Start.random(config["seed"] * attempts)

@@ -249,7 +249,9 @@ def test_relu_fit_respects_schatten_lower_bound():
     lower = schatten_bound(j_target, depth)
     res = min_norm_fit(X, Y, Architecture(depth, [4, 4]), Start.random(0),
                        SearchSettings(restarts=3))
-    assert res.converged, res.message
+    # what the Jacobian comparison below needs: interpolation to 1e-10 max|Y| (a converged run,
+    # or one the plateau stop ended and the restoration made exact)
+    assert res.residual_max_abs <= 1e-10 * np.abs(Y).max(), res.message
     net = res.to_network()
     j_fit = dense_jacobian(net, x0)
     # The fit interpolates the 9 points to 1e-10 max|Y| and is affine on the h-neighbourhood

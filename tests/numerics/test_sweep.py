@@ -391,8 +391,8 @@ def _mark_runs(monkeypatch, change):
 
     real, calls = mn.search_once, []
 
-    def fake(data, architecture, network, seed, settings):
-        res = real(data, architecture, network, seed, settings)
+    def fake(data, architecture, network, seed, settings, path=False):
+        res = real(data, architecture, network, seed, settings, path)
         calls.append((architecture.depth, seed, network is not None))
         change(architecture.depth, seed, network is not None, res)
         return res

@@ -106,8 +106,8 @@ def _plant_blow_ups(monkeypatch, depth: int, warm: float, cold: float) -> None:
     19.7), but from round-off that differs between machines: hence planted, not provoked."""
     real = search_fit.search_once
 
-    def planted(data, architecture, network, seed, settings):
-        res = real(data, architecture, network, seed, settings)
+    def planted(data, architecture, network, seed, settings, path=False):
+        res = real(data, architecture, network, seed, settings, path)
         t = warm if network is not None else cold
         if architecture.depth == depth and t != 1.0:
             res.filters[0] = res.filters[0] * t

@@ -1,0 +1,66 @@
+"""Benchmark of the ReLU search's starts on the bottleneck targets: the target's perturbed
+construction (budget 60000/2000, the plateau stop off: the reference it has always been),
+the default ladder, and the weight-decay path (``--init path``), one process after the other,
+one seed, depths 5, 6, 8, 10, 12, 12 samples, width 8, 2 workers. Prints wall time, the best
+norm per depth (UPPER bounds) and ``R0_fit`` for each, and the path's norms relative to the
+construction's.
+
+Run: ``pytest -m bench tests/bench_search.py -s``. Environment overrides:
+``CBN_BENCH_TARGETS`` (default ``relu_lowpass,bottleneck``), ``CBN_BENCH_DEPTHS`` (default
+``5,6,8,10,12``), ``CBN_BENCH_STARTS`` (default ``construction,ladder,path``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+#: ``cbn fit`` parameters of each benchmark target (the 1-D, K = 1, one-channel cases).
+TARGET_ARGS = {
+    "relu_lowpass": ["--param", "spatial=[8]", "--param", "K=1"],
+    "bottleneck": ["--param", "spatial=[8]", "--param", "K=1", "--param", "c_rep=1",
+                   "--param", "c_in=1", "--param", "c_out=1", "--param", "hidden=4"],
+}
+#: Extra arguments of each start.
+START_ARGS = {
+    "construction": ["--init", "construction", "--start-noise", "0.03", "--max-iter", "60000",
+                     "--inner-iter", "2000", "--set", "plateau_rtol=0"],
+    "ladder": ["--init", "ladder"],
+    "path": ["--init", "path"],
+}
+
+
+def _fit(target: str, start: str, depths: str, store) -> tuple[float, dict]:
+    cmd = [sys.executable, "-m", "cbn.figures.cli", "fit", target, *TARGET_ARGS[target],
+           "--depths", depths, "--seeds", "1", "--samples", "12", "--width", "8",
+           "--workers", "2", "--store", str(store), "--json", "--quiet", *START_ARGS[start]]
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True,
+                          text=True, check=True)
+    return time.perf_counter() - t0, json.loads(done.stdout)
+
+
+@pytest.mark.bench
+def test_starts_on_the_bottleneck_targets(tmp_path):
+    targets = os.environ.get("CBN_BENCH_TARGETS", "relu_lowpass,bottleneck").split(",")
+    depths = os.environ.get("CBN_BENCH_DEPTHS", "5,6,8,10,12")
+    starts = os.environ.get("CBN_BENCH_STARTS", "construction,ladder,path").split(",")
+    for target in targets:
+        print(f"\n{target} (1-D, d = 8, K = 1), depths {depths}, 1 seed, 12 samples, width 8:")
+        norms = {}
+        for start in starts:
+            seconds, s = _fit(target, start, depths, tmp_path / f"{target}-{start}")
+            norms[start] = s["norm"]
+            shown = ", ".join("-" if n is None else f"{n:.3f}" for n in s["norm"])
+            r0 = "n/a" if s["R0_fit"] is None else f"{s['R0_fit']:.3f}"
+            print(f"  {start:<12} {seconds:7.1f} s  norms [{shown}]  R0_fit {r0} "
+                  f"(bounds {s['R0_lower_bound']}..{s['R0_upper_bound']})")
+        if "construction" in norms and "path" in norms:
+            ratio = ", ".join("-" if p is None or c is None else f"{p / c:.4f}"
+                              for p, c in zip(norms["path"], norms["construction"]))
+            print(f"  path / construction: [{ratio}]")
