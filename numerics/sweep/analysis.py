@@ -24,6 +24,7 @@ from cbn.numerics.sweep.evidence import (
     EXACT,
     FIT,
     LOWER_R0,
+    PATH_HINT,
     UPPER,
     UPPER_R0,
     constant_inputs,
@@ -202,5 +203,6 @@ def summarize(spec: SweepSpec, records: Sequence[StoredRecord]) -> SweepSummary:
         padded_bound=[None if b is None else b.norm_sq for b in padded],
         deepest=_deepest(spec, best[shown], depths[shown], X), flags=flags, notes=notes,
         hints=([CONSTRUCTION_HINT] if flags and construction is not None
-               and spec.init != "construction" else []),
+               and spec.init != "construction" else [])
+        + ([PATH_HINT] if flags and spec.activation == "relu" and spec.init != "path" else []),
         bound=_labels(linear_net))

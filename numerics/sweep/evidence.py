@@ -18,7 +18,7 @@ from cbn.numerics.linear import ranks_per_frequency
 from cbn.numerics.spectra import NEAR_ONE_SPLIT, near_one_counts, weight_spectra
 from cbn.numerics.targets import Target
 
-__all__ = ["CONSTRUCTION_HINT", "EXACT", "FIT", "LOWER_R0", "UPPER", "UPPER_R0",
+__all__ = ["CONSTRUCTION_HINT", "PATH_HINT", "EXACT", "FIT", "LOWER_R0", "UPPER", "UPPER_R0",
            "constant_inputs", "construction_flags", "construction_norms", "layer_counts",
            "target_r0_lower_bound"]
 
@@ -74,6 +74,10 @@ def layer_counts(filters, convention: str) -> list[dict]:
 CONSTRUCTION_HINT = ("this target has an explicit construction: --init construction "
                      "--start-noise 0.03 --max-iter 60000 --inner-iter 2000 reached lower norms "
                      "than the ladder on the built-in bottleneck target (README, ReLU targets)")
+
+PATH_HINT = ("a ReLU sweep is flagged: --init path (a weight-decay path from random starts, "
+             "reading only the samples) found the bottleneck of relu_lowpass where the ladder "
+             "kept every frequency (README, Starts)")
 
 
 def construction_flags(depths: Sequence[int], norms: Sequence[float],
