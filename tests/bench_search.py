@@ -7,7 +7,8 @@ construction's.
 
 Run: ``pytest -m bench tests/bench_search.py -s``. Environment overrides:
 ``CBN_BENCH_TARGETS`` (default ``relu_lowpass,bottleneck``), ``CBN_BENCH_DEPTHS`` (default
-``5,6,8,10,12``), ``CBN_BENCH_STARTS`` (default ``construction,ladder,path``).
+``5,6,8,10,12``), ``CBN_BENCH_STARTS`` (default ``construction,ladder,path``),
+``CBN_BENCH_SEEDS`` (default ``1``; ``cbn fit``'s own default is 3).
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ START_ARGS = {
 
 def _fit(target: str, start: str, depths: str, store) -> tuple[float, dict]:
     cmd = [sys.executable, "-m", "cbn.figures.cli", "fit", target, *TARGET_ARGS[target],
-           "--depths", depths, "--seeds", "1", "--samples", "12", "--width", "8",
+           "--depths", depths, "--seeds", os.environ.get("CBN_BENCH_SEEDS", "1"),
+           "--samples", "12", "--width", "8",
            "--workers", "2", "--store", str(store), "--json", "--quiet", *START_ARGS[start]]
     t0 = time.perf_counter()
     done = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True,
@@ -51,7 +53,9 @@ def test_starts_on_the_bottleneck_targets(tmp_path):
     depths = os.environ.get("CBN_BENCH_DEPTHS", "5,6,8,10,12")
     starts = os.environ.get("CBN_BENCH_STARTS", "construction,ladder,path").split(",")
     for target in targets:
-        print(f"\n{target} (1-D, d = 8, K = 1), depths {depths}, 1 seed, 12 samples, width 8:")
+        seeds = os.environ.get("CBN_BENCH_SEEDS", "1")
+        print(f"\n{target} (1-D, d = 8, K = 1), depths {depths}, {seeds} seed(s), 12 samples, "
+              f"width 8:")
         norms = {}
         for start in starts:
             seconds, s = _fit(target, start, depths, tmp_path / f"{target}-{start}")
