@@ -62,11 +62,11 @@ class PathStage:
         return asdict(self)
 
 
-def _stage(net: CircularCNN, Xt: torch.Tensor, Yt: torch.Tensor, lam: float,
+def _stage(net: CircularCNN, Xt: torch.Tensor, Yt: torch.Tensor, y_sq: float, lam: float,
            settings: SearchSettings) -> int:
-    """Minimise the ridge objective at ``lam`` in place; returns the L-BFGS iterations."""
+    """Minimise the ridge objective at ``lam`` in place (``y_sq = ||Y||^2``, 1 for a zero
+    ``Y``); returns the L-BFGS iterations."""
     params = list(net.parameters())
-    y_sq = float(torch.sum(Yt * Yt)) or 1.0
 
     def closure_of(opt):
         def closure():
@@ -101,6 +101,8 @@ def ridge_path(net: CircularCNN, Xt: torch.Tensor, Yt: torch.Tensor,
     start = copy.deepcopy(net.state_dict())
     with torch.no_grad():
         norm0 = float(net.parameter_norm_sq(settings.include_bias))
+    y_sq = float(torch.sum(Yt * Yt)) or 1.0
+    y_norm = float(torch.linalg.norm(Yt)) or 1.0
     stages: list[PathStage] = []
     lam_start = settings.path_lam_start
     for attempt in range(settings.path_attempts):
@@ -108,11 +110,10 @@ def ridge_path(net: CircularCNN, Xt: torch.Tensor, Yt: torch.Tensor,
         lams = np.geomspace(lam_start, min(settings.path_lam_end, lam_start),
                             settings.path_stages)
         for lam in lams:
-            iters = _stage(net, Xt, Yt, float(lam), settings)
+            iters = _stage(net, Xt, Yt, y_sq, float(lam), settings)
             with torch.no_grad():
                 norm = float(net.parameter_norm_sq(settings.include_bias))
-                res = float(torch.linalg.norm(net(Xt) - Yt) /
-                            (float(torch.linalg.norm(Yt)) or 1.0))
+                res = float(torch.linalg.norm(net(Xt) - Yt) / y_norm)
             stages.append(PathStage(float(lam), res, norm, iters, attempt))
             failed = not norm > COLLAPSE_RTOL * norm0
             if failed:
