@@ -62,22 +62,22 @@ class PathStage:
         return asdict(self)
 
 
-def _stage(net: CircularCNN, Xt: torch.Tensor, Yt: torch.Tensor, y_sq: float, lam: float,
-           settings: SearchSettings) -> int:
-    """Minimise the ridge objective at ``lam`` in place (``y_sq = ||Y||^2``, 1 for a zero
-    ``Y``); returns the L-BFGS iterations."""
+def ridge_stage(net: CircularCNN, Xt: torch.Tensor, Yt: torch.Tensor, y_sq: float, lam: float,
+                max_iter: int, include_bias: bool, history_size: int) -> int:
+    """Minimise ``||f(X) - Y||^2 / y_sq + lam ||theta||^2`` in place by ``max_iter`` L-BFGS
+    iterations (``y_sq = ||Y||^2``, 1 for a zero ``Y``); returns the iterations."""
     params = list(net.parameters())
 
     def closure_of(opt):
         def closure():
             opt.zero_grad()
             r = net(Xt) - Yt
-            obj = torch.sum(r * r) / y_sq + lam * net.parameter_norm_sq(settings.include_bias)
+            obj = torch.sum(r * r) / y_sq + lam * net.parameter_norm_sq(include_bias)
             obj.backward()
             return obj
         return closure
 
-    iters, _ = lbfgs(params, closure_of, settings.path_stage_iter, 0.0, settings.history_size)
+    iters, _ = lbfgs(params, closure_of, max_iter, 0.0, history_size)
     return iters
 
 
@@ -110,7 +110,8 @@ def ridge_path(net: CircularCNN, Xt: torch.Tensor, Yt: torch.Tensor,
         lams = np.geomspace(lam_start, min(settings.path_lam_end, lam_start),
                             settings.path_stages)
         for lam in lams:
-            iters = _stage(net, Xt, Yt, y_sq, float(lam), settings)
+            iters = ridge_stage(net, Xt, Yt, y_sq, float(lam), settings.path_stage_iter,
+                                settings.include_bias, settings.history_size)
             with torch.no_grad():
                 norm = float(net.parameter_norm_sq(settings.include_bias))
                 res = float(torch.linalg.norm(net(Xt) - Yt) / y_norm)
