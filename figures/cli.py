@@ -37,6 +37,8 @@ COMMANDS: dict[str, str] = {
               "two-layer ReLU (fully connected or circular)",
     "fit": "minimal-norm fits across depths and the fit of L*R0 + R1 (+ R2/L), with bounds",
     "analyze": "sweep, fits, bounds and CBN plots of one target, written to one report folder",
+    "keep": "frequencies a ridge-trained ReLU net keeps as the weight decay rises, from a "
+            "random start",
     "inspect": "CBN picture of a plain PyTorch CNN: weight spectra, Jacobian bounds, "
                "activation energy",
     "bench": "performance benchmarks: ratios against baselines timed in the same run",

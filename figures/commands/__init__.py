@@ -7,6 +7,6 @@ The command names and their one-line help live in :data:`cbn.figures.cli.COMMAND
 
 #: the package's modules (``from package import *`` imports them)
 __all__ = [
-    "analyze", "bench", "check", "convex", "figures", "fit", "inspect", "linear", "notes",
+    "analyze", "bench", "check", "convex", "figures", "fit", "inspect", "keep", "linear", "notes",
     "reproduce", "targets"
 ]

@@ -40,7 +40,7 @@ def _depths(text: str) -> list[int]:
     return depths
 
 
-def _key_value(flag: str):
+def key_value(flag: str):
     """Parser of ``KEY=VALUE`` (the value as JSON, else the string itself) for ``flag``."""
     def parse(text: str) -> tuple[str, object]:
         key, sep, value = text.partition("=")
@@ -64,7 +64,7 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
                         help="registered target name, entry point or module:function")
     parser.add_argument("--filter", default=None,
                         help="linear target from a filter .npy (c_out, c_in, *spatial)")
-    parser.add_argument("--param", type=_key_value("--param"), action="append", default=[],
+    parser.add_argument("--param", type=key_value("--param"), action="append", default=[],
                         metavar="KEY=VALUE", help="target parameter (JSON value), repeatable")
     parser.add_argument("--depths", type=_depths, default=[2, 3, 4, 6, 8],
                         help="comma-separated depths (default 2,3,4,6,8)")
@@ -85,7 +85,7 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--residual-rtol", type=float, default=None,
                         help=f"a run fits the data when ||f(X)-Y||/||Y|| <= this (default "
                              f"{defaults.residual_rtol:g})")
-    parser.add_argument("--set", type=_key_value("--set"), action="append", default=[],
+    parser.add_argument("--set", type=key_value("--set"), action="append", default=[],
                         dest="settings", metavar="KEY=VALUE",
                         help="any search setting (JSON value, else a string), repeatable; "
                              "applied after the named flags. Keys: "

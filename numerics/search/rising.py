@@ -13,11 +13,12 @@ is ``O(theta^L)`` near 0 while the penalty is ``O(theta^2)``, so a large ``lam``
 minimum a large-norm start slides into; measured with the same L-BFGS budget as a whole path:
 at ``lam = 1e-2`` the shape-times-pattern and MNIST digit-0 nets of the tasks figure end at
 0, where the path keeps 5 frequencies; at ``1e-3`` the direct MNIST run ends at residual
-0.40 with every frequency, the path at 0.18 with 42 singular values). The rising path avoids both: L-BFGS at a small
-``lam`` first fits the data, then ``lam`` rises geometrically, each stage started from the
-previous one's end, so the network follows the non-zero branch of minimisers and gives up its
-frequencies one by one, the least useful first. Every stage's spectra are kept: the kept set
-as a function of ``lam`` is the measurement.
+0.40 with every frequency, the path at 0.18 with 42 singular values).
+
+The rising path avoids both: L-BFGS at a small ``lam`` first fits the data, then ``lam`` rises
+geometrically, each stage started from the previous one's end, so the network follows the
+non-zero branch of minimisers and gives up its frequencies one by one, the least useful first.
+Every stage's spectra are kept: the kept set as a function of ``lam`` is the measurement.
 
 Kept counts: per layer and frequency, the number of multiplier singular values above ``rel``
 times the layer's largest and above :data:`ZERO_SV` (a layer the penalty has driven to zero
@@ -35,10 +36,12 @@ skipped for the next seed (up to :data:`MAX_RESEEDS` times); the seeds skipped a
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from cbn.numerics.inputs import InputError
 from cbn.numerics.search.fit import make_net
@@ -71,6 +74,7 @@ class RisingSettings:
     history_size : L-BFGS memory
     rel : kept split, a fraction of the layer's largest singular value (0 < rel < 1)
     include_bias : biases count in the penalty and the norm
+    progress : a bar over the stages on stderr
     """
 
     lam_min: float = 1e-5
@@ -80,6 +84,7 @@ class RisingSettings:
     history_size: int = 20
     rel: float = 0.1
     include_bias: bool = True
+    progress: bool = False
 
     def __post_init__(self) -> None:
         if not (0 < self.lam_min <= self.lam_max and math.isfinite(self.lam_max)):
@@ -198,8 +203,9 @@ def rising_ridge_path(X: np.ndarray, Y: np.ndarray, architecture: Architecture,
     y_sq = float(torch.sum(Yt * Yt)) or 1.0
     small = is_small(Xt, architecture.widths, Y.shape[1], "cpu")
     with intra_op_threads(1 if small else None):
-        stages = [_run_stage(net, Xt, Yt, y_sq, float(lam), settings)
-                  for lam in settings.lams()]
+        bar = tqdm(settings.lams(), desc="rising path", file=sys.stderr,
+                   disable=not settings.progress, leave=False)
+        stages = [_run_stage(net, Xt, Yt, y_sq, float(lam), settings) for lam in bar]
     return RisingPath(tuple(stages), seed, tuple(skipped))
 
 
