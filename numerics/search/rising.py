@@ -132,12 +132,13 @@ class KeptStage:
         return range(1, depth - 1) if depth > 2 else range(depth)
 
     def to_dict(self) -> dict:
-        """JSON-able summary (counts as nested lists)."""
+        """JSON-able summary (counts as nested lists; an empty layer's smallest kept value,
+        NaN, as None)."""
         return {"lam": self.lam, "residual_rel": self.residual_rel, "norm_sq": self.norm_sq,
                 "iterations": self.iterations,
                 "kept_total": [int(c.sum()) for c in self.counts],
                 "counts": [c.tolist() for c in self.counts],
-                "smallest_kept": list(self.smallest_kept),
+                "smallest_kept": [None if math.isnan(v) else v for v in self.smallest_kept],
                 "largest_dropped": list(self.largest_dropped)}
 
 

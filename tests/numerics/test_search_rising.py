@@ -3,6 +3,8 @@ the bottleneck it finds on the shape-times-pattern autoencoder from a random sta
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -62,6 +64,8 @@ def test_read_stage_keeps_nothing_of_a_collapsed_layer():
     filters = [_diagonal_filters({m: (1e-9, 5e-10) for m in range(5)})]
     stage = read_stage(filters, 1e-2, 0.45, 1e-17, 3, rel=0.1)
     assert stage.counts[0].sum() == 0 and np.isnan(stage.smallest_kept[0])
+    # records are strict JSON (the result store refuses NaN)
+    assert json.loads(json.dumps(stage.to_dict(), allow_nan=False))["smallest_kept"] == [None]
 
 
 def test_a_dead_start_is_skipped_for_the_next_seed():
