@@ -23,6 +23,7 @@ from collections.abc import Sequence
 
 from cbn.figures.files import json_text, write_json_file  # noqa: F401 (used by commands)
 from cbn.numerics.inputs import InputError
+from cbn.numerics.memory import retain_freed_memory
 from cbn.numerics.paths import check_writable_folder
 from cbn.numerics.store import StoreWriteError, check_store_folder, package_version
 
@@ -130,6 +131,8 @@ def _raise_terminated(signum, frame) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     global _json_stream
+    if argv is None:  # run as the program: large CPU tensors reuse freed memory
+        retain_freed_memory()
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]

@@ -10,7 +10,8 @@
 2. Forward + backward throughput of :class:`cbn.numerics.network.CircularCNN` at MNIST size
    (28 x 28, 32 channels, depth 8, ReLU, batch 1024) in float32 and float64 on this machine,
    against the previous engine route in the same process (``previous_forward``, a copy kept
-   in :mod:`numerics.benchmarks.throughput`), with a FLOP count, a byte count and the
+   in :mod:`numerics.benchmarks.throughput`, timed under glibc's default memory policy; the
+   engine under the one the ``cbn`` command sets), with a FLOP count, a byte count and the
    fraction of this machine's measured float32 matmul rate.
 """
 
@@ -131,7 +132,8 @@ def test_throughput_mnist_size(dtype):
     name = str(dtype).removeprefix("torch.")
     print(f"\n[throughput] CPU ({torch.get_num_threads()} threads, {os.cpu_count()} cores, load "
           f"{os.getloadavg()[0]:.1f}), {name}, batch {n}, best of 3 forward+backward: engine "
-          f"{t:.2f} s, previous route {t_old:.2f} s -> {t_old / t:.2f}x; {flops / 1e9:.1f} "
+          f"{t:.2f} s, previous route {t_old:.2f} s -> {t_old / t:.2f}x (previous route with "
+          f"freed memory kept {res['previous_retained_seconds']:.2f} s); {flops / 1e9:.1f} "
           f"GFLOP -> {flops / t / 1e9:.1f} GFLOP/s ({flops / t_old / 1e9:.1f} before) = "
           f"{flops / t / peak:.1%} of the measured float32 matmul rate {peak / 1e9:.1f} GFLOP/s;"
           f" {nbytes / 1e9:.2f} GB moved -> {nbytes / t / 1e9:.1f} GB/s; max rel difference "

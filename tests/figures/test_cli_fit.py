@@ -198,7 +198,7 @@ def test_ctrl_c_with_local_processes_exits_130_and_leaves_store_consistent(tmp_p
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate()
-    assert proc.returncode == 130
+    assert proc.returncode == 130, f"exit {proc.returncode}; stderr:\n{err}"
     assert err.strip().splitlines()[-1] == "cbn fit: interrupted"
     assert not list(store.glob("*.tmp"))
     records = ResultStore(store)

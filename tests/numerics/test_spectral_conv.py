@@ -68,3 +68,48 @@ def test_strided_network_with_head_matches_dense(grid, rng):
     assert [tuple(h.shape) for h in hidden] == [(3, 3, *[n // s for n in grid])] * 2 + \
         [(3, 2, *[n // s for n in grid])]
     np.testing.assert_allclose(hidden[-1].detach().numpy(), a, rtol=0, atol=TOL)
+
+
+#: grids for the derivative checks: odd and even last axes (the Hermitian weights differ at
+#: d/2), 1-D and 2-D, a size-1 axis
+GRAD_GRIDS = [(1,), (5,), (6,), (3, 4), (4, 5)]
+
+
+@pytest.mark.parametrize("grid", GRAD_GRIDS)
+@pytest.mark.parametrize("convention", ["scaled", "plain"])
+def test_dft_matmul_first_and_second_derivatives(grid, convention, rng):
+    """The written-out backward of the DFT-matrix route against finite differences
+    (``gradcheck``), and its double backward (``gradgradcheck``, which the Gauss-Newton
+    steps of the minimal-norm search use). Both compare analytic against central differences
+    at eps 1e-6 in float64: truncation ~eps^2 and round-off ~1e-16 / eps = 1e-10 on O(1)
+    entries, so gradcheck's default atol 1e-5 is met with room, while a wrong sign or a
+    missing Hermitian weight changes entries by O(1)."""
+    ci, co, n = 2, 3, 2
+    a = torch.as_tensor(rng.standard_normal((*grid, n, ci)), dtype=torch.float64)
+    w = torch.as_tensor(rng.standard_normal((co, ci, *grid)), dtype=torch.float64)
+    a.requires_grad_(True)
+    w.requires_grad_(True)
+
+    def conv(a, w):
+        return circular_conv_leading(a, w, convention, "dft_matmul")
+
+    assert torch.autograd.gradcheck(conv, (a, w))
+    assert torch.autograd.gradgradcheck(conv, (a, w))
+
+
+@pytest.mark.parametrize("grid", [(7,), (28, 28)])
+def test_dft_matmul_gradients_match_fft_route(grid, rng):
+    """Weight and input gradients of the DFT-matrix route equal those of autograd through
+    ``rfftn`` (the float64 route) to round-off (:data:`TOL`, module docstring)."""
+    ci, co, n = 3, 2, 4
+    a0 = torch.as_tensor(rng.standard_normal((*grid, n, ci)))
+    w0 = torch.as_tensor(rng.standard_normal((co, ci, *grid))) / np.sqrt(ci)
+    g = torch.as_tensor(rng.standard_normal((*grid, n, co)))
+    grads = {}
+    for route in ("rfftn", "dft_matmul"):
+        a, w = a0.clone().requires_grad_(True), w0.clone().requires_grad_(True)
+        (circular_conv_leading(a, w, "scaled", route) * g).sum().backward()
+        grads[route] = (a.grad, w.grad)
+    for got, want in zip(grads["dft_matmul"], grads["rfftn"]):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=0,
+                                   atol=TOL * float(want.abs().max()))
