@@ -61,3 +61,9 @@ def jsonable(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def markdown_cell(value) -> str:
+    """``value`` as one markdown table cell: floats to 3 digits, pipes escaped, one line."""
+    text = f"{value:.3g}" if isinstance(value, float) else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")

@@ -7,7 +7,7 @@ import argparse
 import sys
 
 from cbn.figures.cli import add_common_options, print_json, write_json_file
-from cbn.figures.files import write_text_atomic
+from cbn.figures.files import markdown_cell, write_text_atomic
 from cbn.numerics.benchmarks import BENCHMARKS, BenchResult, machine_note, run_benchmark
 from cbn.numerics.inputs import InputError
 
@@ -26,8 +26,9 @@ def table(results: list[BenchResult]) -> str:
             "|---|---|---|---|---|---|---|"]
     for r in results:
         ratio = f"{'>= ' if r.ratio_is_lower_bound else ''}{r.ratio:,.3g}x"
-        rows.append(f"| {r.name} | {r.job} | {r.baseline} | {r.seconds:.3g} | "
-                    f"{r.baseline_seconds:.3g} | {ratio} | {r.agreement} |")
+        cells = [r.name, r.job, r.baseline, f"{r.seconds:.3g}", f"{r.baseline_seconds:.3g}",
+                 ratio, r.agreement]
+        rows.append("| " + " | ".join(markdown_cell(c) for c in cells) + " |")
     return "\n".join(rows)
 
 
