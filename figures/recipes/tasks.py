@@ -272,7 +272,8 @@ def verdict(record: dict) -> tuple[bool | None, str]:
         f"{sp['r0_upper_bound']}); digit-0 ({dg['source']}): stages keeping 1..{FEW} have max "
         f"|m|_inf {dg['few_max_linf']} (<= 2: {dg['low_degree']}); at lam {st['lam']:.2g} "
         f"(residual {st['residual_rel']:.2f}) it keeps {dg['middle_kept_total'][dg['shown_stage']]}"
-        f": by type {by['by_type']}, by |m|_1 degree {by['by_degree']['l1']} vs [WJ24] "
+        f": by type {by['by_type']}, by |m|_1 degree {by['by_degree']['l1']}, by |m|_inf "
+        f"degree {by['by_degree']['linf']} vs [WJ24] "
         f"{WJ24_DIGIT0}; force density keeps {fd['middle_kept_total']} along lam (measured, "
         f"R0 <= d = {int(np.prod(fd['spatial']))}); linear force field R0 = {nw['cbn_rank']} = "
         f"d - 1 (exact)")
