@@ -8,30 +8,25 @@ from collections.abc import Sequence
 
 import torch
 
-#: A fit whose largest per-layer activation (fit samples x channels x pixels) has fewer entries
-#: than this runs on one intra-op thread: torch parallelises no elementwise op below its grain
-#: size (32768 elements), so extra threads only wait for each other; on the shared 2-core
-#: machine, with the other core busy, the quick linear figure's depth-3 fit took 30.3 s on 2
-#: threads against 6.8 s on 1 (and a different iteration count).
-SMALL_FIT_ELEMENTS = 32768
+#: A fit (or a ridge SGD batch) whose largest per-layer activation (samples x channels x pixels)
+#: has fewer entries than this runs on one intra-op thread. With waiting threads asleep
+#: (``OMP_WAIT_POLICY=PASSIVE``, set on import) a second thread costs a wake-up per op, and on
+#: the 2-core machine one thread was as fast or faster at every size measured up to 1.9M
+#: entries: float64 L-BFGS on a 28x28 autoencoder (64 images, width 8, depth 6, 401k entries,
+#: 50 iterations) 15.1 s on one thread against 62.6 s on two (24 s of it in the kernel);
+#: SGD steps of a 32-channel classifier 17.7 against 45.1 ms (7x7, batch 50), 264 against
+#: 547 ms (28x28, batch 50), equal at 14x14 and batch 300 (292 ms, 1.9M entries); the quick
+#: linear figure's depth-3 fit 6.8 s against 30.3 s with the other core busy.
+SMALL_FIT_ELEMENTS = 2**21
 
 
-#: The same rule for the steps of ridge (stochastic) gradient descent, per batch. With waiting
-#: threads asleep (``OMP_WAIT_POLICY=PASSIVE``) a second thread costs a wake-up per op: float64
-#: SGD steps of a 3-layer, 32-channel net with a pooling head took 17.7 ms on one thread
-#: against 45.1 ms on two at 7x7 and batch 50, 264 against 547 ms at 28x28 and batch 50, and
-#: the same on both (292 ms) at 14x14 and batch 300 (1.9M entries per activation).
-SMALL_STEP_ELEMENTS = 2**21
-
-
-def is_small(Xf: torch.Tensor, widths: Sequence[int], c_out: int, device,
-             limit: int = SMALL_FIT_ELEMENTS) -> bool:
-    """Whether a fit on CPU is below ``limit`` entries per activation (samples ``Xf.shape[0]``
-    x largest channel count x pixels; see :data:`SMALL_FIT_ELEMENTS`)."""
+def is_small(Xf: torch.Tensor, widths: Sequence[int], c_out: int, device) -> bool:
+    """Whether a fit on CPU is below :data:`SMALL_FIT_ELEMENTS` (see there); ``Xf`` holds the
+    samples of one evaluation (the batch, for stochastic steps)."""
     if torch.device(device).type != "cpu":
         return False
     channels = max([Xf.shape[1], c_out, *widths])
-    return Xf.shape[0] * channels * math.prod(Xf.shape[2:]) < limit
+    return Xf.shape[0] * channels * math.prod(Xf.shape[2:]) < SMALL_FIT_ELEMENTS
 
 
 @contextlib.contextmanager

@@ -30,7 +30,7 @@ import torch
 from cbn.numerics.inputs import InputError
 from cbn.numerics.search.descent import gradient_descent
 from cbn.numerics.search.fit import make_net
-from cbn.numerics.search.lbfgs import SMALL_STEP_ELEMENTS, intra_op_threads, is_small
+from cbn.numerics.search.lbfgs import intra_op_threads, is_small
 from cbn.numerics.search.rate import LearningRate, largest_stable_lr, sharpness
 from cbn.numerics.search.result import Architecture, MinNormResult, check_data, make_record
 from cbn.numerics.search.settings import DTYPES, SearchSettings
@@ -148,7 +148,7 @@ def ridge_fit(X: np.ndarray, Y: np.ndarray, architecture: Architecture,
     :meth:`Start.random`, seed 0); stops after ``settings.steps`` steps
     (``Status.STEPS``), on a non-finite objective (``Status.DIVERGED``), or at the gradient
     tolerance (``Status.CONVERGED``, see :class:`RidgeSettings`). On a CPU, batches below
-    :data:`~cbn.numerics.search.lbfgs.SMALL_STEP_ELEMENTS` run on one intra-op thread.
+    :data:`~cbn.numerics.search.lbfgs.SMALL_FIT_ELEMENTS` run on one intra-op thread.
 
     ``X`` is ``(N, c_in, *spatial)``; ``Y`` is ``(N, c_out, *spatial)``, or with a pooling head
     labels ``(N,)`` or ``(N, K)`` (module docstring). The record's ``settings`` hold the
@@ -165,8 +165,7 @@ def ridge_fit(X: np.ndarray, Y: np.ndarray, architecture: Architecture,
     Yt = torch.as_tensor(Y, dtype=dtype, device=s.device)
     scheme = SearchSettings(init_scheme="gaussian", device=s.device, dtype=s.dtype)
     net = make_net(X, Y, a, start.network, start.seed, scheme)
-    small = is_small(Xt[:s.batch_size], a.widths, Yt.shape[1] if Yt.ndim > 1 else 1, s.device,
-                     SMALL_STEP_ELEMENTS)
+    small = is_small(Xt[:s.batch_size], a.widths, Yt.shape[1] if Yt.ndim > 1 else 1, s.device)
     with intra_op_threads(1 if small else None):
         rate = choose_rate(net, Xt, Yt, s, start.seed)
         gen = torch.Generator().manual_seed(start.seed)
