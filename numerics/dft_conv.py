@@ -122,14 +122,21 @@ def dft_matrices(grid: tuple[int, ...], dtype: torch.dtype, device: torch.device
                        *(None if m is None else put(m) for m in lead))
 
 
+def _to_planes(x: torch.Tensor, last: torch.Tensor, lead: torch.Tensor | None,
+               mats: DftMatrices) -> torch.Tensor:
+    """``x (*grid, M)`` -> ``(2, F, M)`` by ``last`` on the last axis (rows ``(part, k)``), then
+    ``lead`` on the leading axis (rows ``(part, k)``, columns ``(row, part)``) of a 2-D grid."""
+    m, k = x.shape[-1], mats.half
+    if lead is None:
+        return (last @ x.reshape(-1, m)).view(2, k, m)
+    d0 = mats.grid[0]
+    rows = torch.matmul(last, x.reshape(d0, -1, m))  # (d0, (part, k), M)
+    return (lead @ rows.view(2 * d0, k * m)).view(2, d0 * k, m)
+
+
 def rdft_planes(x: torch.Tensor, mats: DftMatrices) -> torch.Tensor:
     """Real DFT by matrix products: ``x (*grid, M)`` -> stacked planes ``(2, F, M)``."""
-    m, k = x.shape[-1], mats.half
-    if mats.lead is None:
-        return (mats.last @ x).view(2, k, m)
-    d0 = mats.grid[0]
-    rows = torch.matmul(mats.last, x)  # (d0, (part, k), M)
-    return (mats.lead @ rows.view(2 * d0, k * m)).view(2, d0 * k, m)
+    return _to_planes(x, mats.last, mats.lead, mats)
 
 
 def _irdft(planes: torch.Tensor, mats: DftMatrices) -> torch.Tensor:
@@ -143,13 +150,10 @@ def _irdft(planes: torch.Tensor, mats: DftMatrices) -> torch.Tensor:
 
 
 def _irdft_adjoint(g: torch.Tensor, mats: DftMatrices) -> torch.Tensor:
-    """Adjoint of :func:`_irdft`: ``(*grid, M)`` -> ``(2, F, M)``."""
-    m, k = g.shape[-1], mats.half
-    if mats.lead is None:
-        return (mats.last_inv.T @ g.reshape(-1, m)).view(2, k, m)
-    d0 = mats.grid[0]
-    rows = torch.matmul(mats.last_inv.T, g.reshape(d0, -1, m))  # (d0, (part, k), M)
-    return (mats.lead_inv.T @ rows.view(2 * d0, k * m)).view(2, d0 * k, m)
+    """Adjoint of :func:`_irdft`: ``(*grid, M)`` -> ``(2, F, M)`` (the transposed matrices,
+    applied as :func:`rdft_planes` applies its own)."""
+    lead_t = None if mats.lead_inv is None else mats.lead_inv.T
+    return _to_planes(g, mats.last_inv.T, lead_t, mats)
 
 
 def _mix(x: torch.Tensor, wr: torch.Tensor, wi: torch.Tensor, conj: bool) -> torch.Tensor:
