@@ -59,12 +59,15 @@ def _data_projector_filter(acts: np.ndarray, convention: str, rtol: float) -> np
 
 
 def pad_to_depth(
-    net: CircularCNN, depth: int, X: np.ndarray | None = None, rtol: float = RANK_RTOL
+    net: CircularCNN, depth: int, X: np.ndarray | None = None, rtol: float = RANK_RTOL,
+    position: int | None = None,
 ) -> CircularCNN:
     """A deeper network computing the same function (warm start across depths).
 
-    Layers with zero bias are inserted before the last convolution layer (after it when the net
-    has a head), so their input is an activation output. Each inserted layer is
+    Layers with zero bias are inserted before convolution layer ``position`` (default: the last
+    one, or after it when the net has a head), so their input is an activation output
+    (``1 <= position <= number of convolutions``; :func:`cheapest_padding` tries them all).
+    Each inserted layer is
 
     * ``X=None``: the identity (multiplier ``I`` at every frequency), exact everywhere;
     * ``X`` given (inputs ``(N, c_0, *spatial)``): the per-frequency orthogonal projector onto
@@ -93,7 +96,11 @@ def pad_to_depth(
     if net.activation == "relu" and n_conv < 2 and net.head is None:
         raise ValueError("a ReLU network with one layer has no ReLU output to insert after")
     filters, biases = net.to_numpy()
-    pos = n_conv if net.head is not None else max(n_conv - 1, 0)
+    pos = (n_conv if net.head is not None else max(n_conv - 1, 0)) if position is None \
+        else int(position)
+    if position is not None and not 1 <= pos <= n_conv - (net.head is None):
+        raise ValueError(f"insertion position {pos} is not after a hidden activation of a "
+                         f"network with {n_conv} convolutions")
     c = net.channels[pos]
     deeper = CircularCNN([*net.channels[:pos + 1], *[c] * extra, *net.channels[pos + 1:]],
                          net.spatial, activation=net.activation, bias=net.has_bias,
@@ -114,16 +121,7 @@ def pad_to_depth(
     filters[pos:pos] = [new.copy() for _ in range(extra)]
     biases[pos:pos] = [np.zeros(c) for _ in range(extra)]
     head_w = None if net.head is None else net.head.weight.detach().cpu().double().numpy()
-    sizes = [float(np.sum(f**2)) for f in filters] + ([] if head_w is None else
-                                                      [float(np.sum(head_w**2))])
-    if min(sizes) > 0:
-        g = math.exp(np.mean(np.log(sizes)))
-        t = [math.sqrt(g / s) for s in sizes]
-        cum = np.cumprod(t)
-        filters = [f * tl for f, tl in zip(filters, t)]
-        biases = [b * cl for b, cl in zip(biases, cum)]
-        if head_w is not None:
-            head_w = head_w * t[-1]
+    filters, biases, head_w = balanced(filters, biases, head_w)
     with torch.no_grad():
         for w, f in zip(deeper.weights, filters):
             w.copy_(torch.as_tensor(f))
@@ -135,6 +133,49 @@ def pad_to_depth(
                 deeper.head.bias.copy_(net.head.bias.detach().double().cpu())
     p0 = next(net.parameters())
     return deeper.to(device=p0.device, dtype=p0.dtype)
+
+
+def balanced(filters: list[np.ndarray], biases: list[np.ndarray],
+             head_w: np.ndarray | None = None
+             ) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray | None]:
+    """The same ReLU (or linear) network rescaled to equal layer norms: ``W_l <- t_l W_l``,
+    ``b_l <- (t_1 ... t_l) b_l`` with ``prod t_l = 1`` and equal ``t_l^2 ||W_l||^2`` (the
+    head, if any, counts as the last layer). Positive homogeneity keeps the function, and among
+    such scalings this one has the least weight norm (AM-GM). A network with a zero layer is
+    returned as it is."""
+    sizes = [float(np.sum(f**2)) for f in filters] + ([] if head_w is None else
+                                                      [float(np.sum(head_w**2))])
+    if min(sizes) <= 0:
+        return filters, biases, head_w
+    g = math.exp(np.mean(np.log(sizes)))
+    t = [math.sqrt(g / s) for s in sizes]
+    cum = np.cumprod(t)
+    filters = [f * tl for f, tl in zip(filters, t)]
+    biases = [b * cl for b, cl in zip(biases, cum)]
+    return filters, biases, None if head_w is None else head_w * t[-1]
+
+
+def cheapest_padding(net: CircularCNN, depth: int, X: np.ndarray,
+                     rtol: float = RANK_RTOL) -> CircularCNN:
+    """:func:`pad_to_depth` at the insertion point that gives the least norm.
+
+    An inserted data projector costs ``sum_m rank`` of the activations it passes, so the
+    cheapest place is where the representation is smallest: in a network with a bottleneck,
+    inside it, which is where the minimal-norm network of a larger depth spends its extra layers
+    (paper_notes/theory.md section 4). Ties go to the later position (the default of
+    :func:`pad_to_depth`).
+    """
+    if depth == net.depth:
+        return pad_to_depth(net, depth, X, rtol)
+    n_conv = len(net.weights)
+    last = n_conv if net.head is not None else n_conv - 1
+    best, best_norm = None, math.inf
+    for position in range(last, 0, -1):
+        deeper = pad_to_depth(net, depth, X, rtol, position)
+        norm = Network.from_torch(deeper).norm_sq()
+        if norm < best_norm * (1 - 1e-12):
+            best, best_norm = deeper, norm
+    return best
 
 
 def linear_closed_form_init(

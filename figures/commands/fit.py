@@ -2,9 +2,11 @@
 fit of ``L R0 + R1 (+ R2/L)``, with bounds and consistency flags.
 
 Runs are stored in ``--store`` (default ``./cbn-results``) keyed by their full configuration:
-a second call reuses them, an interrupted call resumes. By default (``--init ladder``) the depths
-run in increasing order, each seed's run warm-started from its previous depth's network
-(:func:`cbn.numerics.sweep.execute_ladder`); ``--init random`` starts every run at random.
+a second call reuses them, an interrupted call resumes. The depths run in increasing order
+(:func:`cbn.numerics.sweep.execute_ladder`): by default a linear fit warm-starts each seed's
+run from its previous depth's network (``--init ladder``), and a ReLU fit runs the
+weight-decay path from a random network and also the previous depth's network padded where it
+is cheapest, keeping the better (``--init path``); ``--init random`` starts every run at random.
 """
 
 from __future__ import annotations
@@ -96,15 +98,18 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Dask scheduler address (default: local processes)")
     parser.add_argument("--workers", type=int, default=None,
                         help="local processes (default: all available cores)")
-    parser.add_argument("--init", choices=list(KINDS), default=KINDS[0],
-                        help="ladder (default): run the depths in increasing order, each "
-                             "seed's run starting from its previous depth's network padded "
-                             "with a data projector (exact on the samples); random: every run "
-                             "from a seeded random network; construction: from the target's "
-                             "explicit construction (bottleneck targets, depths >= 4); path: "
-                             "every run from a seeded random network moved along a "
-                             "weight-decay path (lam 1e-2 -> 1e-4, --set path_lam_start=...) "
-                             "that lets the norm choose the kept frequencies")
+    parser.add_argument("--init", choices=list(KINDS), default=None,
+                        help="ladder (default for linear fits): run the depths in increasing "
+                             "order, each seed's run starting from its previous depth's network "
+                             "padded with a data projector (exact on the samples); path "
+                             "(default for ReLU fits): every run from a seeded random network "
+                             "moved along a weight-decay path (lam 1e-2 -> 1e-8, dead channels "
+                             "revived between stages; --set path_lam_start=...) that lets the "
+                             "norm choose the kept frequencies, and also from the seed's "
+                             "previous depth's network padded where it is cheapest, keeping "
+                             "the better; random: every run from a seeded random network; "
+                             "construction: from the target's explicit construction "
+                             "(bottleneck targets, depths >= 4)")
     parser.add_argument("--ladder-restarts", type=int, default=3,
                         help="ladder: random starts tried in turn until one fits the data, "
                              "where a ladder starts (smallest depth) (default 3)")
@@ -140,12 +145,14 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
         raise InputError(f"--set: {exc}") from None
 
 
-def start_from_args(args: argparse.Namespace) -> Start:
-    """The sweep's start of ``--init`` and ``--start-noise`` (validated by :class:`Start`)."""
+def start_from_args(args: argparse.Namespace, activation: str) -> Start:
+    """The sweep's start of ``--init`` (default: ``"ladder"`` for a linear fit, ``"path"`` for
+    a ReLU fit) and ``--start-noise`` (validated by :class:`Start`)."""
+    init = args.init or ("ladder" if activation == "identity" else "path")
     try:
-        return Start(args.init, noise=args.start_noise)
+        return Start(init, noise=args.start_noise)
     except InputError as exc:
-        raise InputError(f"--init {args.init} --start-noise {args.start_noise:g}: {exc}") \
+        raise InputError(f"--init {init} --start-noise {args.start_noise:g}: {exc}") \
             from None
 
 
@@ -160,7 +167,6 @@ def spec_from_args(args: argparse.Namespace) -> SweepSpec:
     if args.workers is not None and args.workers < 1:
         raise InputError("--workers must be >= 1")
     settings = settings_from_args(args)
-    start = start_from_args(args)
     if args.filter is not None:
         if args.param:
             raise InputError("--param applies to named targets, not to --filter")
@@ -183,6 +189,7 @@ def spec_from_args(args: argparse.Namespace) -> SweepSpec:
     activation = args.activation or ("identity" if linear else "relu")
     if activation == "identity" and not linear:
         raise InputError(f"target {built.name} is not linear: use --activation relu")
+    start = start_from_args(args, activation)
     if built.symmetry != "equivariant" or getattr(built, "pooled", False):
         raise InputError(f"target {built.name} has pooled outputs; cbn fit needs an "
                          f"equivariant target with per-pixel outputs")

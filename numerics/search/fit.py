@@ -97,7 +97,7 @@ def search_once(data: FitData, architecture: Architecture, network: CircularCNN 
     linear = a.activation == "identity"
     net = make_net(data.X, data.Y, a, network, seed, settings)
     t0 = time.perf_counter()
-    stages = ridge_path(net, data.Xt, data.Yt, settings) if path and network is None else []
+    stages = ridge_path(net, data.Xt, data.Yt, settings, seed) if path and network is None else []
     orient = linear and network is None and a.head_classes is None and not path
     flips = orient_linear_start(net, data.X, data.Y) if orient else 0
     iters, status, why, info = augmented_lagrangian(

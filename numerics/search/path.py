@@ -22,6 +22,12 @@ smaller ``lam`` of later stages never leave (small weights in many layers: small
 Either failure (a norm below :data:`COLLAPSE_RTOL` of the start's, or a path that ends with
 ``||f(X) - Y|| / ||Y|| >`` :data:`FIT_RTOL`) restarts the path from the same start with
 ``path_lam_start`` divided by :data:`BACKOFF`, at most ``path_attempts`` attempts in all.
+
+Between stages the channels the penalty has switched off are restarted small
+(:mod:`cbn.numerics.search.revival`, ``settings.path_revive_rtol`` and
+``path_revive_scale``): without them the path keeps the bottleneck but loses the rank it needs
+to fit the samples when ``lam`` falls. The end ``lam`` is therefore small (``1e-8``): the
+penalty has chosen the structure by then, and the last stages only close the fit.
 """
 
 from __future__ import annotations
@@ -34,13 +40,15 @@ import torch
 
 from cbn.numerics.network import CircularCNN
 from cbn.numerics.search.lbfgs import lbfgs
+from cbn.numerics.search.revival import revive_dead_channels
 from cbn.numerics.search.settings import SearchSettings
 
 #: A path has collapsed when its norm falls below this fraction of the start's norm.
 COLLAPSE_RTOL = 1e-3
 #: A path that ends above this relative residual has failed: the augmented Lagrangian's first
 #: phase does not recover such a start (measured on the 1-D relu_lowpass target at depths 10
-#: and 12: ends at 0.11 and 0.65 never fitted; ends below 5e-3 always did).
+#: and 12: ends at 0.11 and 0.65 never fitted; ends below 5e-3 did there, while on the 1-D
+#: bottleneck teacher ends at 2e-3 to 1e-2 did not, and ends below 1e-3 did).
 FIT_RTOL = 1e-2
 #: Factor by which ``path_lam_start`` is divided after a failed attempt.
 BACKOFF = 10.0 ** 0.5
@@ -48,14 +56,16 @@ BACKOFF = 10.0 ** 0.5
 
 @dataclass(frozen=True)
 class PathStage:
-    """One stage of the path: its ``lam``, and where it ended (relative residual
-    ``||f(X) - Y|| / ||Y||``, ``||theta||^2``, L-BFGS iterations, attempt number)."""
+    """One stage of the path: its ``lam``, the channels revived before it, and where it ended
+    (relative residual ``||f(X) - Y|| / ||Y||``, ``||theta||^2``, L-BFGS iterations, attempt
+    number)."""
 
     lam: float
     residual_rel: float
     norm_sq: float
     iterations: int
     attempt: int
+    revived: int = 0
 
     def to_dict(self) -> dict:
         """The stage as a JSON-able dict (kept in the run's record)."""
@@ -82,7 +92,7 @@ def ridge_stage(net: CircularCNN, Xt: torch.Tensor, Yt: torch.Tensor, y_sq: floa
 
 
 def ridge_path(net: CircularCNN, Xt: torch.Tensor, Yt: torch.Tensor,
-               settings: SearchSettings) -> list[PathStage]:
+               settings: SearchSettings, seed: int = 0) -> list[PathStage]:
     """Run the weight-decay path on ``net`` in place and return its stages.
 
     Parameters
@@ -91,7 +101,9 @@ def ridge_path(net: CircularCNN, Xt: torch.Tensor, Yt: torch.Tensor,
     Xt, Yt : the samples ``(N, c_in, *spatial)`` and values ``(N, c_out, *spatial)`` (or
         one-hot rows ``(N, K)`` for a network with a head), on ``net``'s device and dtype
     settings : ``path_lam_start``, ``path_lam_end``, ``path_stages``, ``path_stage_iter``,
-        ``path_attempts``, ``include_bias`` and a resolved ``history_size``
+        ``path_attempts``, ``path_revive_rtol``, ``path_revive_scale``, ``include_bias`` and a
+        resolved ``history_size``
+    seed : seeds the revived channels' filters (every attempt draws the same sequence)
 
     Returns
     -------
@@ -105,17 +117,21 @@ def ridge_path(net: CircularCNN, Xt: torch.Tensor, Yt: torch.Tensor,
     y_norm = float(torch.linalg.norm(Yt)) or 1.0
     stages: list[PathStage] = []
     lam_start = settings.path_lam_start
+    revive = settings.path_revive_rtol > 0 and net.head is None
     for attempt in range(settings.path_attempts):
         net.load_state_dict(start)
+        generator = torch.Generator().manual_seed(int(seed))
         lams = np.geomspace(lam_start, min(settings.path_lam_end, lam_start),
                             settings.path_stages)
-        for lam in lams:
+        for k, lam in enumerate(lams):
+            revived = revive_dead_channels(net, generator, settings.path_revive_rtol,
+                                           settings.path_revive_scale) if revive and k else 0
             iters = ridge_stage(net, Xt, Yt, y_sq, float(lam), settings.path_stage_iter,
                                 settings.include_bias, settings.history_size)
             with torch.no_grad():
                 norm = float(net.parameter_norm_sq(settings.include_bias))
                 res = float(torch.linalg.norm(net(Xt) - Yt) / y_norm)
-            stages.append(PathStage(float(lam), res, norm, iters, attempt))
+            stages.append(PathStage(float(lam), res, norm, iters, attempt, revived))
             failed = not norm > COLLAPSE_RTOL * norm0
             if failed:
                 break

@@ -93,8 +93,15 @@ class SearchSettings:
         from ``path_lam_start`` down to ``path_lam_end`` (geometric), ``path_stage_iter`` L-BFGS
         iterations each, on ``||f(X) - Y||^2 / ||Y||^2 + lam ||theta||^2``. The start 1e-2
         sits below the collapse scale ``1 / ||theta||^2`` of the fitting networks of the
-        benchmark targets (norms 25-100); the end 1e-4 leaves residuals of about 1e-3, close
-        enough for the augmented Lagrangian to finish.
+        benchmark targets (norms 25-100) and chooses the structure; a start of 1e-3 already
+        keeps every frequency in the middle layers of the 1-D bottleneck target. The end 1e-8
+        leaves the fit to the data (with revival the residual keeps falling down to it: 1e-3
+        to 1e-2 at 1e-4, 2e-4 to 1e-2 at 1e-8 on that target).
+    path_revive_rtol, path_revive_scale : between stages, hidden channels carrying less than
+        ``path_revive_rtol`` of their layer's largest are redrawn with filters of
+        ``path_revive_scale`` times the live ones (:mod:`cbn.numerics.search.revival`); 0
+        turns revival off. The redrawn channel adds ``scale**2 = rtol`` of a live one, so a
+        channel that does not grow is redrawn again (a new direction) at the next stage.
     path_attempts : attempts of the path; one that collapses or ends far from the data restarts
         with ``path_lam_start`` divided by ``sqrt(10)`` (:mod:`cbn.numerics.search.path`).
     """
@@ -127,10 +134,12 @@ class SearchSettings:
     plateau_rtol: float = 1e-5
     plateau_steps: int = 10
     path_lam_start: float = 1e-2
-    path_lam_end: float = 1e-4
-    path_stages: int = 6
-    path_stage_iter: int = 300
+    path_lam_end: float = 1e-8
+    path_stages: int = 13
+    path_stage_iter: int = 500
     path_attempts: int = 3
+    path_revive_rtol: float = 1e-2
+    path_revive_scale: float = 0.1
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -1,8 +1,9 @@
 """Executing a sweep: missing runs go to an executor, each is stored as soon as it finishes.
 
 :func:`execute` runs a batch of configurations; :func:`execute_ladder` runs the depths in
-increasing order, each seed's rung warm-started from its last rung that fits;
-:func:`execute_sweep` picks between them by the sweep's start.
+increasing order, each seed's rung warm-started from its last rung that fits (for a path
+sweep, as a second start beside the path); :func:`execute_sweep` picks between them by the
+sweep's start.
 """
 
 from __future__ import annotations
@@ -80,9 +81,14 @@ def execute_ladder(
     ``spec.ladder_restarts`` starts. The start's weights and the attempts are part of the run
     configuration (hence of its store key), so a ladder resumes and reuses records like any
     sweep.
+
+    A path sweep (``init="path"``) runs the same rungs, but every run starts from the path and,
+    where the seed has a shallower run that fits, also from that run padded where it is
+    cheapest (:func:`cbn.numerics.starts.cheapest_padding`); the run keeps the better
+    (:func:`cbn.numerics.sweep.worker.run_min_norm`).
     """
-    if spec.init != "ladder":
-        raise ValueError(f"execute_ladder needs init='ladder', got {spec.init!r}")
+    if spec.init not in ("ladder", "path"):
+        raise ValueError(f"execute_ladder needs init 'ladder' or 'path', got {spec.init!r}")
     start = time.perf_counter()
     records: list[StoredRecord] = []
     reused = computed = corrupt = 0
@@ -97,8 +103,9 @@ def execute_ladder(
                 net = Network.from_arrays(before.arrays)
                 # a bias-free run stores zero biases: do not pass them on
                 biases = net.biases if spec.bias else None
-                config["start_attempts"] = 1
-                config["guard_attempts"] = spec.ladder_restarts
+                if spec.init == "ladder":
+                    config["start_attempts"] = 1
+                    config["guard_attempts"] = spec.ladder_restarts
                 config["ladder_from"] = {
                     "depth": before.config["depth"],
                     "filters": [f.tolist() for f in net.filters],
@@ -120,9 +127,9 @@ def execute_ladder(
 def execute_sweep(
     spec: SweepSpec, store: ResultStore, executor=None, progress: bool = True
 ) -> ExecutionReport:
-    """Run (or reuse) every run of ``spec``: :func:`execute_ladder` for ``init="ladder"``,
-    else :func:`execute` on :meth:`SweepSpec.run_configs`."""
-    if spec.init == "ladder":
+    """Run (or reuse) every run of ``spec``: :func:`execute_ladder` for ``init="ladder"`` and
+    ``"path"``, else :func:`execute` on :meth:`SweepSpec.run_configs`."""
+    if spec.init in ("ladder", "path"):
         return execute_ladder(spec, store, executor, progress)
     return execute(spec.run_configs(), store, executor, progress=progress)
 

@@ -72,12 +72,14 @@ def layer_counts(filters, convention: str) -> list[dict]:
 #: What to try when a sweep on a target with an explicit construction is flagged (measured on
 #: the built-in ``bottleneck`` target, README "ReLU targets").
 CONSTRUCTION_HINT = ("this target has an explicit construction: --init construction "
-                     "--start-noise 0.03 --max-iter 60000 --inner-iter 2000 reached lower norms "
-                     "than the ladder on the built-in bottleneck target (README, ReLU targets)")
+                     "--start-noise 0.03 --max-iter 60000 --inner-iter 2000 reached 4-10% lower "
+                     "norms than the default path start at depths 6 to 12 of the built-in "
+                     "bottleneck target (README, Starts)")
 
-PATH_HINT = ("a ReLU sweep is flagged: --init path (a weight-decay path from random starts, "
-             "reading only the samples) found the bottleneck of relu_lowpass where the ladder "
-             "kept every frequency (README, Starts)")
+PATH_HINT = ("a ReLU sweep is flagged: --init path (the default of a ReLU fit: a weight-decay "
+             "path from random starts, reading only the samples, plus the padded shallower "
+             "run) found the bottleneck of relu_lowpass and of the bottleneck teacher where the "
+             "ladder kept every frequency (README, Starts)")
 
 
 def construction_flags(depths: Sequence[int], norms: Sequence[float],

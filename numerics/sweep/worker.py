@@ -1,10 +1,12 @@
 """One run of a sweep: :func:`run_min_norm`, the function executors call per configuration.
 
-It rebuilds the target and the samples from the configuration, builds the start (random, a
-ladder rung's padded network, or the target's construction, optionally perturbed), runs
-:func:`cbn.numerics.search.min_norm_fit`, and retries from random starts when a fitting warm
-start ended higher than it began (the guard, :mod:`cbn.numerics.guards`). Module-level and
-picklable, so that local processes and Dask workers can run it.
+It rebuilds the target and the samples from the configuration, builds the start (random, the
+weight-decay path, a ladder rung's padded network, or the target's construction, optionally
+perturbed), runs :func:`cbn.numerics.search.min_norm_fit`, and retries from random starts when
+a fitting warm start ended higher than it began (the guard, :mod:`cbn.numerics.guards`). A path
+run with a shallower rung of its seed also starts from that rung padded where it is cheapest
+and keeps the better. Module-level and picklable, so that local processes and Dask workers can
+run it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,12 @@ from cbn.numerics.search import (
     best_run,
     min_norm_fit,
 )
-from cbn.numerics.starts import construction_network, pad_to_depth, perturbed_network
+from cbn.numerics.starts import (
+    cheapest_padding,
+    construction_network,
+    pad_to_depth,
+    perturbed_network,
+)
 from cbn.numerics.store import StoredRecord
 from cbn.numerics.sweep.evidence import UPPER
 from cbn.numerics.sweep.spec import target_from_config
@@ -55,14 +62,16 @@ def run_min_norm(config: dict) -> tuple[dict, dict[str, np.ndarray]]:
     torch.set_num_threads(1)
     try:
         with threadpool_limits(limits=1):
-            result, tried, guard = _run_min_norm(config)
+            result, tried, guard, kept_start = _run_min_norm(config)
     finally:
         torch.set_num_threads(threads)
     record = {k: v for k, v in result.to_dict().items() if k not in ("filters", "biases")}
     record["bound"] = UPPER
+    record["start"] = kept_start
     if guard is not None:
         record["guard"] = {**guard, "kept_norm_sq": result.norm_sq}
-    if len(tried) > 1 or config.get("start_attempts", 1) > 1 or guard is not None:
+    if len(tried) > 1 or config.get("start_attempts", 1) > 1 or guard is not None or \
+            config.get("init") == "path":
         record["start_attempts"] = tried
     return record, Network(result.filters, result.biases).to_arrays()
 
@@ -83,7 +92,8 @@ def result_from_record(stored: StoredRecord) -> MinNormResult:
 
 
 def _run_min_norm(config: dict) -> tuple:
-    """The fit(s) of :func:`run_min_norm`: ``(kept result, every attempt, guard)``.
+    """The fit(s) of :func:`run_min_norm`: ``(kept result, every attempt, guard, the kept
+    result's start)``.
 
     Every attempt is one run of :func:`cbn.numerics.search.min_norm_fit`'s restart loop; the
     attempts are summaries (``MinNormResult.restarts``). A random start with
@@ -103,25 +113,17 @@ def _run_min_norm(config: dict) -> tuple:
     settings = SearchSettings.from_dict(config["settings"])
     architecture = Architecture.uniform(depth, config["width"], activation=config["activation"],
                                         convention=config["convention"], bias=config["bias"])
-    init = None
+    init = rung = None
+    if config.get("ladder_from") is not None:
+        rung = _rung_network(config)
     if config.get("init") == "construction":
         from cbn.numerics.network import CircularCNN
 
         net = construction_network(target, depth, config["width"], X)
         init = CircularCNN.from_numpy(net.filters, net.biases, activation=config["activation"],
                                       convention=config["convention"])
-    elif config.get("init") == "ladder" and config.get("ladder_from") is not None:
-        from cbn.numerics.network import CircularCNN
-
-        prev = config["ladder_from"]
-        # a bias-free run stores zero biases; rebuilding them would give the start biases
-        # that the fit (bias=False) does not expect
-        biases = prev["biases"] if config["bias"] else None
-        net = CircularCNN.from_numpy(
-            [np.asarray(f) for f in prev["filters"]],
-            None if biases is None else [np.asarray(b) for b in biases],
-            activation=config["activation"], convention=config["convention"])
-        init = pad_to_depth(net, depth, X)
+    elif config.get("init") == "ladder" and rung is not None:
+        init = pad_to_depth(rung, depth, X)
     if init is not None and config.get("start_noise"):
         filters, biases = init.to_numpy()
         init = perturbed_network(filters, biases if config["bias"] else None,
@@ -146,7 +148,14 @@ def _run_min_norm(config: dict) -> tuple:
         if attempts > 1:
             settings = settings.with_values({"restarts": attempts, "restart_until_fit": True})
     results = [min_norm_fit(X, Y, architecture, start, settings)]
-    tried = list(results[0].restarts)
+    starts = [start.kind]
+    if config.get("init") == "path" and rung is not None:
+        padded = cheapest_padding(rung, depth, X)
+        results.append(min_norm_fit(X, Y, architecture,
+                                    Start.given(padded, config["seed"], kind="ladder"), settings))
+        starts.append(f"depth-{config['ladder_from']['depth']} run padded")
+    tried = [{**t, "start": kind if r == 0 else "random"}
+             for result, kind in zip(results, starts) for r, t in enumerate(result.restarts)]
     guard = None
     if above(tried[0]["norm_sq"], bound):
         # the search ended above its own fitting start: retry from random starts
@@ -154,8 +163,24 @@ def _run_min_norm(config: dict) -> tuple:
         retry = settings.with_values({"restarts": retries, "restart_until_fit": False})
         results.append(min_norm_fit(X, Y, architecture,
                                     Start.random(-(config["seed"] + 1) * retries), retry))
-        tried += results[-1].restarts
+        starts.append("random (guard)")
+        tried += [{**t, "start": "random (guard)"} for t in results[-1].restarts]
         guard = {"start_norm_sq": bound, "failed_norm_sq": tried[0]["norm_sq"],
                  "retries": retries, "bound": "upper bound: the run's start fits the data"}
-    return best_run(results, rtol), tried, guard
+    best = best_run(results, rtol)
+    return best, tried, guard, starts[results.index(best)]
 
+
+
+def _rung_network(config: dict):
+    """The shallower rung ``config["ladder_from"]`` as a :class:`CircularCNN`."""
+    from cbn.numerics.network import CircularCNN
+
+    prev = config["ladder_from"]
+    # a bias-free run stores zero biases; rebuilding them would give the start biases that the
+    # fit (bias=False) does not expect
+    biases = prev["biases"] if config["bias"] else None
+    return CircularCNN.from_numpy(
+        [np.asarray(f) for f in prev["filters"]],
+        None if biases is None else [np.asarray(b) for b in biases],
+        activation=config["activation"], convention=config["convention"])

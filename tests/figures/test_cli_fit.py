@@ -229,6 +229,21 @@ def test_fit_relu_target_reports_bounds_construction_and_flags(tmp_path, capsys)
     assert any("no seed fits" in f for f in s["flags"])
 
 
+def test_fit_relu_target_defaults_to_the_path_start(tmp_path, capsys):
+    # a ReLU fit starts from the weight-decay path unless told otherwise (a linear one from
+    # the ladder: test_fit_json_contract_and_store_reuse); --start-noise has nothing to perturb
+    common = ["relu_lowpass", "--param", "spatial=[8]", "--param", "K=1", "--depths", "3",
+              "--seeds", "1", "--samples", "6", "--width", "2", "--max-iter", "50",
+              "--set", "path_stages=2", "--set", "path_stage_iter=10", "--workers", "1",
+              "--quiet", "--json"]
+    code, s, _ = _fit(capsys, [*common, "--store", str(tmp_path / "s")])
+    assert code == 0 and s["init"] == "path"
+    code, _, err = _fit(capsys, [*common, "--store", str(tmp_path / "t"), "--start-noise",
+                                 "0.03"])
+    assert code == 2 and "--init path --start-noise 0.03" in err
+    assert not (tmp_path / "t").exists()
+
+
 @pytest.mark.full
 def test_issue_multichannel_lowpass_sweep_matches_closed_form(tmp_path, capsys):
     """Issue 5's command ``cbn fit lowpass --param channels=8 --param spatial=[16] --depths
@@ -300,7 +315,8 @@ def test_set_reaches_every_search_setting():
                "restore_max_constraints": 5, "restore_max_entries": 6, "restore_steps": 2,
                "restore_blowup": 10.0, "plateau_rtol": 1e-4, "plateau_steps": 3,
                "path_lam_start": 0.5, "path_lam_end": 1e-3, "path_stages": 2,
-               "path_stage_iter": 9, "path_attempts": 1}
+               "path_stage_iter": 9, "path_attempts": 1, "path_revive_rtol": 0.0,
+               "path_revive_scale": 0.5}
     assert set(changed) == set(SearchSettings.keys())
     sets = [a for k, v in changed.items() for a in ("--set", f"{k}={json.dumps(v)}")]
     args = build_parser("fit").parse_args(["fit", "derivative", *sets])

@@ -24,7 +24,7 @@ def test_figure_ladder_is_the_ladder_of_cbn_fit(tmp_path, capsys):
                  f"K={cfg['K']}", "--samples", str(cfg["samples"]), "--seed", str(cfg["seed"]),
                  "--width", str(cfg["width"]),
                  "--depths", ",".join(map(str, cfg["depths"])), "--seeds", "1",
-                 "--ladder-restarts", "1", "--max-iter", str(cfg["max_iter"]),
+                 "--init", "ladder", "--ladder-restarts", "1", "--max-iter", str(cfg["max_iter"]),
                  "--inner-iter", str(cfg["inner_iter"]), "--workers", "1", "--quiet",
                  "--store", str(tmp_path / "s"), "--json"])
     assert code == 0
