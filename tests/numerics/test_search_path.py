@@ -145,7 +145,7 @@ def test_a_user_file_target_gets_the_builtin_numbers(tmp_path):
         for name, target in (("user", {"spec": f"{path}:Wrapped", "params": {}}),
                              ("builtin", {"spec": "relu_lowpass",
                                           "params": {"spatial": [8], "K": 1}})):
-            spec = SweepSpec(target=target, depths=[4], seeds=1, n_samples=8, width=3,
+            spec = SweepSpec(target=target, depths=[3, 4], seeds=1, n_samples=8, width=3,
                              settings=settings, start=Start("path"))
             report = execute_sweep(spec, ResultStore(tmp_path / name), progress=False)
             out[name] = summarize(spec, report.records).to_dict()
