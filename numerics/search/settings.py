@@ -94,16 +94,21 @@ class SearchSettings:
         iterations each, on ``||f(X) - Y||^2 / ||Y||^2 + lam ||theta||^2``. The start 1e-2
         sits below the collapse scale ``1 / ||theta||^2`` of the fitting networks of the
         benchmark targets (norms 25-100) and chooses the structure; a start of 1e-3 already
-        keeps every frequency in the middle layers of the 1-D bottleneck target. The end 1e-8
-        leaves the fit to the data (with revival the residual keeps falling down to it: 1e-3
-        to 1e-2 at 1e-4, 2e-4 to 1e-2 at 1e-8 on that target).
+        keeps every frequency in the middle layers of the 1-D bottleneck target. The end 1e-4
+        leaves residuals of 1e-3 to 1e-2.
+    path_lam_floor, path_end_rtol : a path that ends above ``path_end_rtol`` (relative
+        residual) goes on by the same ratio per stage until a stage ends below it, down to
+        ``path_lam_floor`` at most. On the 1-D bottleneck target path ends below 1e-3 were
+        finished by the augmented Lagrangian and ends at 2e-3 to 1e-2 were not; going further
+        than needed only lets the norm grow.
     path_revive_rtol, path_revive_scale : between stages, hidden channels carrying less than
         ``path_revive_rtol`` of their layer's largest are redrawn with filters of
         ``path_revive_scale`` times the live ones (:mod:`cbn.numerics.search.revival`); 0
         turns revival off. The redrawn channel adds ``scale**2 = rtol`` of a live one, so a
         channel that does not grow is redrawn again (a new direction) at the next stage.
-    path_attempts : attempts of the path; one that collapses or ends far from the data restarts
-        with ``path_lam_start`` divided by ``sqrt(10)`` (:mod:`cbn.numerics.search.path`).
+    path_attempts : attempts of the path, from ``path_lam_start`` divided by ``sqrt(10)`` each
+        time; the end of least norm that did not collapse and ends near the data is kept
+        (:mod:`cbn.numerics.search.path`).
     """
 
     max_iter: int = 20000
@@ -134,9 +139,11 @@ class SearchSettings:
     plateau_rtol: float = 1e-5
     plateau_steps: int = 10
     path_lam_start: float = 1e-2
-    path_lam_end: float = 1e-8
-    path_stages: int = 13
-    path_stage_iter: int = 500
+    path_lam_end: float = 1e-4
+    path_stages: int = 6
+    path_stage_iter: int = 300
+    path_lam_floor: float = 1e-8
+    path_end_rtol: float = 1e-3
     path_attempts: int = 3
     path_revive_rtol: float = 1e-2
     path_revive_scale: float = 0.1
@@ -162,6 +169,7 @@ class SearchSettings:
         positive = ("max_iter", "inner_iter", "restarts", "mu0", "residual_rtol",
                     "mu_growth_cap", "restore_max_constraints", "restore_max_entries",
                     "path_lam_start", "path_lam_end", "path_stages", "path_stage_iter",
+                    "path_lam_floor", "path_end_rtol",
                     "path_attempts", "plateau_steps")
         for name in positive:
             if not getattr(self, name) > 0:
