@@ -315,8 +315,8 @@ def test_set_reaches_every_search_setting():
                "restore_max_constraints": 5, "restore_max_entries": 6, "restore_steps": 2,
                "restore_blowup": 10.0, "plateau_rtol": 1e-4, "plateau_steps": 3,
                "path_lam_start": 0.5, "path_lam_end": 1e-3, "path_stages": 2,
-               "path_stage_iter": 9, "path_attempts": 1, "path_revive_rtol": 0.0,
-               "path_revive_scale": 0.5}
+               "path_stage_iter": 9, "path_lam_floor": 1e-6, "path_end_rtol": 1e-2,
+               "path_attempts": 1, "path_revive_rtol": 0.0, "path_revive_scale": 0.5}
     assert set(changed) == set(SearchSettings.keys())
     sets = [a for k, v in changed.items() for a in ("--set", f"{k}={json.dumps(v)}")]
     args = build_parser("fit").parse_args(["fit", "derivative", *sets])
