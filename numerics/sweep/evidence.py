@@ -72,7 +72,7 @@ def layer_counts(filters, convention: str) -> list[dict]:
 #: What to try when a sweep on a target with an explicit construction is flagged (measured on
 #: the built-in ``bottleneck`` target, README "ReLU targets").
 CONSTRUCTION_HINT = ("this target has an explicit construction: --init construction "
-                     "--start-noise 0.03 --max-iter 60000 --inner-iter 2000 reached 4-10% lower "
+                     "--start-noise 0.03 --max-iter 60000 --inner-iter 2000 reached 2-7% lower "
                      "norms than the default path start at depths 6 to 12 of the built-in "
                      "bottleneck target (README, Starts)")
 
