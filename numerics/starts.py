@@ -165,10 +165,10 @@ def cheapest_padding(net: CircularCNN, depth: int, X: np.ndarray,
     (paper_notes/theory.md section 4). Ties go to the later position (the default of
     :func:`pad_to_depth`).
     """
-    if depth == net.depth:
-        return pad_to_depth(net, depth, X, rtol)
     n_conv = len(net.weights)
     last = n_conv if net.head is not None else n_conv - 1
+    if depth == net.depth or last < 1:  # nothing to choose: pad_to_depth's own rules
+        return pad_to_depth(net, depth, X, rtol)
     best, best_norm = None, math.inf
     for position in range(last, 0, -1):
         deeper = pad_to_depth(net, depth, X, rtol, position)

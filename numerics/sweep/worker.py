@@ -168,8 +168,8 @@ def _run_min_norm(config: dict) -> tuple:
         guard = {"start_norm_sq": bound, "failed_norm_sq": tried[0]["norm_sq"],
                  "retries": retries, "bound": "upper bound: the run's start fits the data"}
     best = best_run(results, rtol)
-    return best, tried, guard, starts[results.index(best)]
-
+    # by identity: results are dataclasses of arrays, whose == is not a plain truth value
+    return best, tried, guard, next(s for r, s in zip(results, starts) if r is best)
 
 
 def _rung_network(config: dict):

@@ -137,3 +137,16 @@ def test_padding_rejects_an_insertion_point_without_an_activation(bottleneck_con
         pad_to_depth(net, 6, position=0)
     with pytest.raises(ValueError, match="insertion position 5"):
         pad_to_depth(net, 6, position=5)
+
+
+def test_cheapest_padding_of_a_one_layer_network_follows_pad_to_depth():
+    # no hidden activation to choose from: the linear net is padded before its only layer,
+    # the ReLU net is refused, as pad_to_depth does
+    X = np.random.default_rng(1).standard_normal((5, 1, 8))
+    linear = CircularCNN([1, 1], (8,), activation="identity", bias=False, seed=0)
+    deeper = cheapest_padding(linear, 3, X)
+    assert deeper.depth == 3
+    np.testing.assert_allclose(deeper(torch.as_tensor(X)).detach().numpy(),
+                               linear(torch.as_tensor(X)).detach().numpy(), atol=1e-12)
+    with pytest.raises(ValueError, match="no ReLU output"):
+        cheapest_padding(CircularCNN([1, 1], (8,), seed=0), 3, X)
