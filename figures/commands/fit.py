@@ -81,9 +81,8 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-iter", type=int, default=None,
                         help=f"L-BFGS iteration budget per run (default {defaults.max_iter})")
     parser.add_argument("--inner-iter", type=int, default=None,
-                        help=f"L-BFGS iterations per augmented-Lagrangian step (default "
-                             f"{defaults.inner_iter}; ReLU bottleneck sweeps need ~2000, see "
-                             f"README)")
+                        help="L-BFGS iterations per augmented-Lagrangian step (default 200 "
+                             "for linear networks, 2000 for ReLU networks)")
     parser.add_argument("--residual-rtol", type=float, default=None,
                         help=f"a run fits the data when ||f(X)-Y||/||Y|| <= this (default "
                              f"{defaults.residual_rtol:g})")

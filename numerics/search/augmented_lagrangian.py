@@ -18,7 +18,7 @@ def augmented_lagrangian(net, fit, check, settings: SearchSettings,
                          estimate_multipliers: bool = True) -> tuple[int, Status, str, dict]:
     """Run the method in place on ``net``; returns (iterations, status, message, info).
 
-    ``settings`` has ``history_size`` resolved (not None).
+    ``settings`` has ``history_size`` and ``inner_iter`` resolved (not None).
 
     ``fit = (Xf, Yf)`` are the samples the objective sees and ``check = (Xt, Yt)`` those every
     stopping rule and reported residual uses (the same tensors, or the exact compression of

@@ -79,13 +79,14 @@ def make_net(X: np.ndarray, Y: np.ndarray, architecture: Architecture,
 
 
 def resolved(settings: SearchSettings, architecture: Architecture) -> SearchSettings:
-    """``settings`` with the per-network defaults of ``history_size`` and ``init_scheme``
-    filled in (documented on :class:`SearchSettings`)."""
+    """``settings`` with the per-network defaults of ``history_size``, ``init_scheme`` and
+    ``inner_iter`` filled in (documented on :class:`SearchSettings`)."""
     linear = architecture.activation == "identity"
     compressed = linear and settings.compress_linear
     return settings.with_values({
         "history_size": settings.history_size or (20 if compressed else 50),
         "init_scheme": settings.init_scheme or ("orthogonal" if linear else "gaussian"),
+        "inner_iter": settings.inner_iter or (200 if linear else 2000),
     })
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from cbn.numerics.inputs import InputError
 from cbn.numerics.network import CircularCNN
-from cbn.numerics.search import SearchSettings, Start, Status
+from cbn.numerics.search import Architecture, SearchSettings, Start, Status
+from cbn.numerics.search.fit import resolved
 
 
 def test_settings_round_trip_through_json_is_exact():
@@ -20,9 +21,19 @@ def test_settings_round_trip_through_json_is_exact():
 
 def test_settings_defaults_are_todays_numbers():
     s = SearchSettings()
-    assert (s.max_iter, s.tol, s.gtol, s.inner_iter, s.mu0) == (20000, 1e-10, 1e-10, 200, 1e3)
-    assert s.history_size is None and s.init_scheme is None and s.residual_rtol == 1e-6
+    assert (s.max_iter, s.tol, s.gtol, s.mu0) == (20000, 1e-10, 1e-10, 1e3)
+    assert s.history_size is None and s.init_scheme is None and s.inner_iter is None
+    assert s.residual_rtol == 1e-6
     assert (s.restore_max_constraints, s.restore_max_entries) == (4096, 2 * 10**7)
+
+
+def test_per_network_defaults_are_resolved_by_activation():
+    linear = resolved(SearchSettings(), Architecture.uniform(3, 4, activation="identity"))
+    relu = resolved(SearchSettings(), Architecture.uniform(3, 4, activation="relu"))
+    assert (linear.inner_iter, linear.history_size, linear.init_scheme) == (200, 20, "orthogonal")
+    assert (relu.inner_iter, relu.history_size, relu.init_scheme) == (2000, 50, "gaussian")
+    given = SearchSettings(inner_iter=300, history_size=7, init_scheme="orthogonal")
+    assert resolved(given, Architecture.uniform(3, 4, activation="relu")) == given
 
 
 def test_unknown_setting_lists_the_valid_keys():
@@ -34,6 +45,7 @@ def test_unknown_setting_lists_the_valid_keys():
     ({"max_iter": 0}, "max_iter"), ({"max_iter": 2.5}, "integer"), ({"tol": -1.0}, "tol"),
     ({"restore": 1}, "true or false"), ({"dtype": "float16"}, "dtype"),
     ({"init_scheme": "xavier"}, "init_scheme"), ({"history_size": 0}, "history_size"),
+    ({"inner_iter": 0}, "inner_iter"),
     ({"tol": float("nan")}, "finite"),
 ])
 def test_bad_settings_are_one_line_input_errors(values, match):
