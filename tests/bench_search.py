@@ -7,9 +7,10 @@ samples, width 8, 2 workers. Prints wall time, the best norm per depth (UPPER bo
 
 Run: ``pytest -m bench tests/bench_search.py -s``. Environment overrides:
 ``CBN_BENCH_TARGETS`` (default ``relu_lowpass,bottleneck``), ``CBN_BENCH_DEPTHS`` (default
-``5,6,8,10,12``), ``CBN_BENCH_STARTS`` (default ``construction,ladder,path``),
+``5,6,8,10,12``), ``CBN_BENCH_STARTS`` (default ``construction,ladder,path``; ``path-200``
+is the path with the linear fits' 200 L-BFGS steps per augmented-Lagrangian step),
 ``CBN_BENCH_SEEDS`` (default: 1 for the construction, the reference, and the ladder; ``cbn
-fit``'s own 3 for the path, the default start of a ReLU fit).
+fit``'s own 3 for the path starts, the default start of a ReLU fit).
 """
 
 from __future__ import annotations
@@ -34,12 +35,13 @@ START_ARGS = {
                      "--inner-iter", "2000", "--set", "plateau_rtol=0"],
     "ladder": ["--init", "ladder"],
     "path": ["--init", "path"],
+    "path-200": ["--init", "path", "--inner-iter", "200"],
 }
 
 
 def _seeds(start: str) -> str:
     """The seeds of a start's sweep (``CBN_BENCH_SEEDS`` or the default of the docstring)."""
-    return os.environ.get("CBN_BENCH_SEEDS", "3" if start == "path" else "1")
+    return os.environ.get("CBN_BENCH_SEEDS", "3" if start.startswith("path") else "1")
 
 
 def _fit(target: str, start: str, depths: str, store) -> tuple[float, dict]:

@@ -71,10 +71,11 @@ def layer_counts(filters, convention: str) -> list[dict]:
 
 #: What to try when a sweep on a target with an explicit construction is flagged (measured on
 #: the built-in ``bottleneck`` target, README "ReLU targets").
-CONSTRUCTION_HINT = ("this target has an explicit construction: --init construction "
-                     "--start-noise 0.03 --max-iter 60000 --inner-iter 2000 reached 2-7% lower "
-                     "norms than the default path start at depths 6 to 12 of the built-in "
-                     "bottleneck target (README, Starts)")
+CONSTRUCTION_HINT = ("this target has an explicit construction: compare with --init "
+                     "construction --start-noise 0.03 --max-iter 60000 --inner-iter 2000 (the "
+                     "target's own network, polished; on the built-in bottleneck target the "
+                     "default path start ended below it at every depth, README, Starts), and "
+                     "keep several seeds")
 
 PATH_HINT = ("a ReLU sweep is flagged: --init path (the default of a ReLU fit: a weight-decay "
              "path from random starts, reading only the samples, plus the padded shallower "

@@ -1,9 +1,10 @@
-"""The default ReLU search on the 1-D bottleneck teacher (``-m full``, about 20 minutes each on
-2 cores): ``cbn fit bottleneck`` with the default start (the weight-decay path with revival and
-the padded shallower run) finds, from random starts that read only the samples, networks that
-fit every depth and whose deepest middle layers keep exactly the teacher's frequencies
-``m = 0, +-1``. What it does not yet reach is the second test's goal: norms within 2% of the
-perturbed construction's at every depth and the slope ``R0 = 3``.
+"""The default ReLU search on the 1-D bottleneck teacher (``-m full``; the default sweep took
+7535 s of CPU, the construction's about 20 minutes, on 2 cores): ``cbn fit bottleneck`` with
+the default start (the weight-decay path with revival and the padded shallower run) finds, from
+random starts that read only the samples, networks that fit every depth, whose deepest middle
+layers keep exactly the teacher's frequencies ``m = 0, +-1``, with norms within 2% of the
+perturbed construction's at every depth and the slope ``R0 = 3`` within 0.3 (measured by the
+same ``cbn fit`` commands: ratios 0.101, 0.982, 0.994, 0.984, 0.986 and ``R0_fit`` 2.892).
 """
 
 from __future__ import annotations
@@ -59,13 +60,12 @@ def test_default_search_finds_the_teachers_bottleneck(store, capsys):
 
 
 @pytest.mark.full
-@pytest.mark.xfail(strict=True, reason="measured 2-7% above the perturbed construction at "
-                   "depths 6-12 (README, Starts): the goal is not reached yet")
 def test_default_search_matches_the_perturbed_construction(store, capsys):
     found = _sweep(capsys, store / "default")
     reference = _sweep(capsys, store / "construction", "--seeds", "1", "--init",
                        "construction", "--start-noise", "0.03", "--max-iter", "60000",
                        "--inner-iter", "2000", "--set", "plateau_rtol=0")
+    # both are upper bounds; the issue's goal is the found one at most 2% above the reference
     ratios = np.array(found["norm"]) / np.array(reference["norm"])
     assert np.all(ratios <= 1.02), ratios
     assert abs(found["R0_fit"] - 3) <= 0.3, found["R0_fit"]
@@ -77,13 +77,16 @@ def test_the_path_needs_revival_on_the_teacher():
     # with channels switched off and the third keeps more structure; the search then ends at
     # 53.5. With revival the same start fits at 34.7 (measured; the perturbed construction
     # reaches 33.9). 1.2 leaves room for round-off chaos on another machine, not for the
-    # difference itself.
+    # difference itself. Measured with 200 L-BFGS steps per augmented-Lagrangian step, which
+    # the test keeps: the path, not the polish, is what it checks.
     target = get_target("bottleneck", **PARAMS)
     X = target.sample(12, 0)
     Y = target.evaluate(X)
     arch = Architecture.uniform(8, 8)
-    revived = min_norm_fit(X, Y, arch, Start.path(2))
-    plain = min_norm_fit(X, Y, arch, Start.path(2), SearchSettings(path_revive_rtol=0.0))
+    measured = SearchSettings(inner_iter=200)
+    revived = min_norm_fit(X, Y, arch, Start.path(2), measured)
+    plain = min_norm_fit(X, Y, arch, Start.path(2),
+                         measured.with_values({"path_revive_rtol": 0.0}))
     assert revived.residual_rel <= 1e-6 and plain.residual_rel <= 1e-6
     assert plain.norm_sq > 1.2 * revived.norm_sq
     assert all(stage["revived"] == 0 for stage in plain.settings["path"])
