@@ -247,8 +247,12 @@ def test_relu_fit_respects_schatten_lower_bound():
         Y = teacher(torch.as_tensor(X)).numpy()
     j_target = dense_jacobian(teacher, x0)
     lower = schatten_bound(j_target, depth)
+    # 200 L-BFGS steps per augmented-Lagrangian step (the ReLU default is 2000): the checks
+    # below hold for any network that interpolates the 9 points, however well polished, and at
+    # 2000 one of the restarts spends the whole 20000-step budget (100 s) creeping from max
+    # residual 5e-7 to 2e-10 at norms equal to 1e-7 relative (plateau_steps counts outer steps)
     res = min_norm_fit(X, Y, Architecture(depth, [4, 4]), Start.random(0),
-                       SearchSettings(restarts=3))
+                       SearchSettings(restarts=3, inner_iter=200))
     # what the Jacobian comparison below needs: interpolation to 1e-10 max|Y| (a converged run,
     # or one the plateau stop ended and the restoration made exact)
     assert res.residual_max_abs <= 1e-10 * np.abs(Y).max(), res.message
