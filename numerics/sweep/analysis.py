@@ -54,15 +54,23 @@ def _stored_network(record: StoredRecord, spec: SweepSpec) -> Network:
 
 def _best_per_depth(spec: SweepSpec, by_depth: dict[int, list[StoredRecord]],
                     flags: list[str]) -> list[StoredRecord]:
-    """Per depth (sorted) the least norm that fits; the least residual (flagged) if none does."""
+    """Per depth (sorted) the least norm that fits; the least residual (flagged) if none does.
+
+    A network that does not fit the data bounds nothing about the target, so such a depth is
+    shown but left out of the depth fit (:func:`summarize`).
+    """
     best = []
     for L in sorted(by_depth):
         runs = by_depth[L]
         ok = [r for r in runs if r.record["residual_rel"] <= spec.residual_rtol]
         if not ok:
+            closest = min(runs, key=lambda r: r.record["residual_rel"])
             flags.append(f"depth {L}: no seed fits the data to residual_rel <= "
-                         f"{spec.residual_rtol:g}; using the smallest residual")
-            ok = [min(runs, key=lambda r: r.record["residual_rel"])]
+                         f"{spec.residual_rtol:g}; shown is the run of least residual "
+                         f"({closest.record['residual_rel']:.2g}, norm "
+                         f"{closest.record['norm_sq']:.6g}: not a bound on the target's cost), "
+                         f"left out of the depth fit")
+            ok = [closest]
         best.append(min(ok, key=lambda r: r.record["norm_sq"]))
     return best
 
@@ -153,7 +161,8 @@ def summarize(spec: SweepSpec, records: Sequence[StoredRecord]) -> SweepSummary:
               f"{n / b.norm_sq - 1:.2g} relative: not at the minimum (optimisation failure); "
               f"left out of the depth fit"
               for n, b in zip(norms, padded) if b is not None and b.depth in above_padded]
-    excluded = sorted(set(diverged) | set(above_padded))
+    missed = [L for L, r in zip(depths, best) if r.record["residual_rel"] > spec.residual_rtol]
+    excluded = sorted(set(diverged) | set(above_padded) | set(missed))
     r0_exact, r1_exact, r2_exact, r0_lower, lower_info, r0_upper = _r0_bounds(
         target, spec, linear_net, X)
 

@@ -441,6 +441,8 @@ def test_ladder_restarts_from_the_last_fitting_rung_and_flags_misses(tmp_path, m
     assert by_depth[6].config["ladder_from"]["depth"] == 4
     s = summarize(spec, report.records).to_dict()
     assert any(f.startswith("depth 3: no seed fits") for f in s["flags"])
+    # a network that misses the data bounds nothing: the depth is shown, not fitted
+    assert 3 in s["excluded_depths"] and 3 not in s["fit"]["depths"]
     assert any(f.startswith("depth 6: norm") and "is below the exact cost" in f
                for f in s["flags"])
     assert any(f.startswith("depth 6: norm") and "is below depth 4's" in f for f in s["flags"])
