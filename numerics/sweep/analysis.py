@@ -161,7 +161,7 @@ def summarize(spec: SweepSpec, records: Sequence[StoredRecord]) -> SweepSummary:
               f"{n / b.norm_sq - 1:.2g} relative: not at the minimum (optimisation failure); "
               f"left out of the depth fit"
               for n, b in zip(norms, padded) if b is not None and b.depth in above_padded]
-    missed = [L for L, r in zip(depths, best) if r.record["residual_rel"] > spec.residual_rtol]
+    missed = [L for L, net in zip(depths, fitting_nets) if net is None]
     excluded = sorted(set(diverged) | set(above_padded) | set(missed))
     r0_exact, r1_exact, r2_exact, r0_lower, lower_info, r0_upper = _r0_bounds(
         target, spec, linear_net, X)
