@@ -80,7 +80,8 @@ class SweepSummary:
     multipliers and was found linear), ``spatial``, ``channels`` ``[c_in, c_out]``,
     ``activation``, ``convention``, ``width``, ``n_samples``, ``seeds``, ``init``,
     ``start_noise``, ``solver`` (:meth:`cbn.numerics.search.SearchSettings.to_dict`).
-    Per depth: ``norm`` (best norm that fits: UPPER bound), ``residual`` (its max abs
+    Per depth: ``norm`` (best norm that fits: UPPER bound; where no seed fits, the norm of
+    the run of least residual, flagged and left out of the depth fit), ``residual`` (its max abs
     residual), ``runs`` (every seed), ``exact`` (closed form, linear networks only),
     ``construction_norm`` (the target's explicit network: UPPER bound; None where there is
     none), ``padded_bound`` (a shallower best network padded to the depth: UPPER bound).
