@@ -23,7 +23,9 @@ Writes are atomic: each file is written to a temporary name in the same folder, 
 last: the JSON is the commit marker and carries the checksum of the NPZ. A record is used only
 if its JSON parses, its own checksum matches, its key matches its configuration, and the NPZ
 exists with the recorded checksum; anything else is *corrupt*: it is moved to ``corrupt/`` and
-the run is recomputed. An interrupted write leaves at most a ``*.tmp`` file, which is ignored.
+the run is recomputed. A record whose key matches the version and code fingerprint it names,
+but not this installation's, was written by other code: it stays in place and is not used.
+An interrupted write leaves at most a ``*.tmp`` file, which is ignored.
 
 A write that fails (disk full, permissions changed, the folder removed) raises
 :class:`StoreWriteError`, whose one-line message says how many records of this store object are
@@ -103,12 +105,17 @@ def _identity(value: Any) -> Any:
     return value
 
 
-def config_key(config: dict, sources: str = "") -> str:
+def config_key(config: dict, sources: str = "", package: str | None = None,
+               code: str | None = None) -> str:
     """SHA-256 hex digest identifying ``config`` (without its :data:`LOCATION` entries) plus
     the package version, the code fingerprint and ``sources`` (a digest of the caller's own
-    code the record depends on, :func:`cbn.numerics.fingerprint.source_digest`; empty for none)."""
-    payload = canonical_json({"config": _identity(config), "package_version": package_version(),
-                              "code": code_fingerprint(), "sources": sources})
+    code the record depends on, :func:`cbn.numerics.fingerprint.source_digest`; empty for none).
+
+    ``package`` and ``code`` default to this installation's version and fingerprint; a record
+    written by other code is verified against the ones it names."""
+    payload = canonical_json({"config": _identity(config),
+                              "package_version": package or package_version(),
+                              "code": code or code_fingerprint(), "sources": sources})
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -132,6 +139,10 @@ def _atomic_write(path: Path, data: bytes) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+#: What :meth:`ResultStore._verify` says of an intact record written by other code.
+OTHER_CODE = "written by another version of the code"
 
 
 @dataclass(frozen=True)
@@ -218,11 +229,19 @@ class ResultStore:
         return self.load_key(config_key(config, sources))
 
     def load_key(self, key: str) -> StoredRecord | None:
-        """The verified record stored under ``key`` (None if absent or corrupt)."""
+        """The verified record stored under ``key`` (None if absent, corrupt or made by other
+        code).
+
+        A record whose key matches the configuration, version and code fingerprint it names
+        but not this installation's was written by other code (the store was filled before
+        the code changed): it is intact, so it stays where it is, and is not used.
+        """
         json_path, npz_path = self.paths(key)
         if not json_path.exists():
             return None
         problem, stored = self._verify(key, json_path, npz_path)
+        if problem == OTHER_CODE:
+            return None
         if problem is None:
             self.kept_keys.add(key)
             return stored
@@ -239,8 +258,13 @@ class ResultStore:
         claimed = body.pop("payload_sha256", None)
         if claimed != _sha256(canonical_json(body).encode()):
             return "JSON checksum mismatch", None
-        if body.get("key") != key or config_key(body["config"], body.get("sources", "")) != key:
+        sources = body.get("sources", "")
+        if body.get("key") != key or config_key(body["config"], sources,
+                                                str(body.get("package_version")),
+                                                str(body.get("code_fingerprint"))) != key:
             return "key does not match configuration", None
+        if config_key(body["config"], sources) != key:
+            return OTHER_CODE, None
         try:
             npz_bytes = npz_path.read_bytes()
         except OSError as exc:

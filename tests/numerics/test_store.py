@@ -143,6 +143,25 @@ def test_load_by_key_verifies_too(tmp_path):
     assert store.load_key(saved.key) is None and store.corrupt_keys == [saved.key]
 
 
+def test_a_record_of_other_code_is_left_in_place_not_quarantined(tmp_path, monkeypatch):
+    store = ResultStore(tmp_path)
+    monkeypatch.setattr(store_module, "code_fingerprint", lambda: "0" * 64)
+    old = store.save(CONFIG, {"norm_sq": 1.0}, {"a": np.ones(3)})
+    monkeypatch.undo()  # the code changed: this installation's fingerprint again
+    assert store.load(CONFIG) is None  # another key: a miss
+    assert store.load_key(old.key) is None  # intact but of other code: not used ...
+    assert store.corrupt_keys == [] and store.paths(old.key)[0].exists()  # ... nor moved
+    assert not (tmp_path / "corrupt").exists()
+    # the same record claiming this installation's code no longer matches its key: corrupt
+    json_path = store.paths(old.key)[0]
+    body = json.loads(json_path.read_text())
+    body["code_fingerprint"] = store_module.code_fingerprint()
+    del body["payload_sha256"]
+    body["payload_sha256"] = store_module._sha256(store_module.canonical_json(body).encode())
+    json_path.write_text(json.dumps(body))
+    assert store.load_key(old.key) is None and store.corrupt_keys == [old.key]
+
+
 def test_sources_enter_the_key_and_are_verified(tmp_path):
     assert config_key(CONFIG, sources="a" * 64) not in (config_key(CONFIG), config_key(CONFIG, "b"))
     store = ResultStore(tmp_path)
