@@ -258,12 +258,11 @@ class ResultStore:
         claimed = body.pop("payload_sha256", None)
         if claimed != _sha256(canonical_json(body).encode()):
             return "JSON checksum mismatch", None
-        sources = body.get("sources", "")
-        if body.get("key") != key or config_key(body["config"], sources,
-                                                str(body.get("package_version")),
-                                                str(body.get("code_fingerprint"))) != key:
+        writer = (str(body.get("package_version")), str(body.get("code_fingerprint")))
+        if body.get("key") != key or config_key(body["config"], body.get("sources", ""),
+                                                *writer) != key:
             return "key does not match configuration", None
-        if config_key(body["config"], sources) != key:
+        if writer != (package_version(), code_fingerprint()):
             return OTHER_CODE, None
         try:
             npz_bytes = npz_path.read_bytes()
