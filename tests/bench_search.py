@@ -6,7 +6,8 @@ samples, width 8, 2 workers. Prints wall time, the best norm per depth (UPPER bo
 ``R0_fit`` for each, and the path's norms relative to the construction's.
 
 Run: ``pytest -m bench tests/bench_search.py -s``. Environment overrides:
-``CBN_BENCH_TARGETS`` (default ``relu_lowpass,bottleneck``), ``CBN_BENCH_DEPTHS`` (default
+``CBN_BENCH_TARGETS`` (default ``relu_lowpass,bottleneck``; the labels of
+:data:`TARGET_ARGS`), ``CBN_BENCH_DEPTHS`` (default
 ``5,6,8,10,12``), ``CBN_BENCH_STARTS`` (default ``construction,ladder,path``; ``path-200``
 is the path with the linear fits' 200 L-BFGS steps per augmented-Lagrangian step),
 ``CBN_BENCH_SEEDS`` (default: 1 for the construction, the reference, and the ladder; ``cbn
@@ -23,11 +24,22 @@ import time
 
 import pytest
 
-#: ``cbn fit`` parameters of each benchmark target (the 1-D, K = 1, one-channel cases).
+#: The benchmark cases: a label (what ``CBN_BENCH_TARGETS`` names) -> the ``cbn fit`` target
+#: and its parameters. The first two are the default; the others are the rest of the set the
+#: search is judged on: the teacher on 12 points, two kept channels (``c_rep = 2`` with two
+#: input and output channels: the constant-input lower bound on ``R0`` is 6, the
+#: construction's upper bound), and the 4 x 4 grids.
+_TEACHER = ["--param", "K=1", "--param", "c_rep=1", "--param", "c_in=1", "--param", "c_out=1",
+            "--param", "hidden=4"]
 TARGET_ARGS = {
-    "relu_lowpass": ["--param", "spatial=[8]", "--param", "K=1"],
-    "bottleneck": ["--param", "spatial=[8]", "--param", "K=1", "--param", "c_rep=1",
-                   "--param", "c_in=1", "--param", "c_out=1", "--param", "hidden=4"],
+    "relu_lowpass": ("relu_lowpass", ["--param", "spatial=[8]", "--param", "K=1"]),
+    "bottleneck": ("bottleneck", ["--param", "spatial=[8]", *_TEACHER]),
+    "bottleneck-d12": ("bottleneck", ["--param", "spatial=[12]", *_TEACHER]),
+    "bottleneck-2ch": ("bottleneck", ["--param", "spatial=[8]", "--param", "K=1",
+                                      "--param", "c_rep=2", "--param", "c_in=2",
+                                      "--param", "c_out=2", "--param", "hidden=4"]),
+    "bottleneck_2d": ("bottleneck_2d", ["--param", "spatial=[4,4]", "--param", "K=1"]),
+    "relu_lowpass-2d": ("relu_lowpass", ["--param", "spatial=[4,4]", "--param", "K=1"]),
 }
 #: Extra arguments of each start.
 START_ARGS = {
@@ -45,7 +57,8 @@ def _seeds(start: str) -> str:
 
 
 def _fit(target: str, start: str, depths: str, store) -> tuple[float, dict]:
-    cmd = [sys.executable, "-m", "cbn.figures.cli", "fit", target, *TARGET_ARGS[target],
+    name, params = TARGET_ARGS[target]
+    cmd = [sys.executable, "-m", "cbn.figures.cli", "fit", name, *params,
            "--depths", depths, "--seeds", _seeds(start),
            "--samples", "12", "--width", "8",
            "--workers", "2", "--store", str(store), "--json", "--quiet", *START_ARGS[start]]
@@ -60,8 +73,14 @@ def test_starts_on_the_bottleneck_targets(tmp_path):
     targets = os.environ.get("CBN_BENCH_TARGETS", "relu_lowpass,bottleneck").split(",")
     depths = os.environ.get("CBN_BENCH_DEPTHS", "5,6,8,10,12")
     starts = os.environ.get("CBN_BENCH_STARTS", "construction,ladder,path").split(",")
+    unknown = sorted(set(targets) - set(TARGET_ARGS)) + sorted(set(starts) - set(START_ARGS))
+    if unknown:
+        pytest.fail(f"unknown CBN_BENCH_TARGETS or CBN_BENCH_STARTS {unknown}: use labels of "
+                    f"{sorted(TARGET_ARGS)} and {sorted(START_ARGS)}")
     for target in targets:
-        print(f"\n{target} (1-D, d = 8, K = 1), depths {depths}, 12 samples, width 8:")
+        name, params = TARGET_ARGS[target]
+        print(f"\n{target}: {name} {' '.join(params[1::2])}, depths {depths}, 12 samples, "
+              "width 8:")
         norms = {}
         for start in starts:
             seconds, s = _fit(target, start, depths, tmp_path / f"{target}-{start}")
