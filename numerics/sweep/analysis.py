@@ -31,6 +31,7 @@ from cbn.numerics.sweep.evidence import (
     construction_flags,
     construction_norms,
     layer_counts,
+    seed_spread_notes,
     target_r0_lower_bound,
 )
 from cbn.numerics.sweep.spec import SweepSpec, target_from_config
@@ -188,6 +189,9 @@ def summarize(spec: SweepSpec, records: Sequence[StoredRecord]) -> SweepSummary:
         notes.append(f"{len(kept)} depth(s) to fit (at least 3 are needed): no depth fit")
     if construction is not None:
         flags += construction_flags(depths, norms, construction)
+    notes += seed_spread_notes(depths, [[r.record["norm_sq"] for r in by_depth[L]
+                                         if r.record["residual_rel"] <= spec.residual_rtol]
+                                        for L in depths])
     # the CBN picture comes from the deepest depth whose search did not diverge
     shown = max((i for i, L in enumerate(depths) if L not in diverged), default=len(depths) - 1)
 

@@ -19,8 +19,8 @@ from cbn.numerics.spectra import NEAR_ONE_SPLIT, near_one_counts, weight_spectra
 from cbn.numerics.targets import Target
 
 __all__ = ["CONSTRUCTION_HINT", "PATH_HINT", "EXACT", "FIT", "LOWER_R0", "UPPER", "UPPER_R0",
-           "constant_inputs", "construction_flags", "construction_norms", "layer_counts",
-           "target_r0_lower_bound"]
+           "SEED_SPREAD_RTOL", "constant_inputs", "construction_flags", "construction_norms",
+           "layer_counts", "seed_spread_notes", "target_r0_lower_bound"]
 
 UPPER = "upper bound on R(f; Omega, L): norm of a trained network that fits the data"
 EXACT = "exact (closed form)"
@@ -93,6 +93,34 @@ def construction_flags(depths: Sequence[int], norms: Sequence[float],
     return [f"depth {L}: best trained norm {n:.6g} is above the explicit construction's "
             f"{c:.6g}: not at the minimum (optimisation failure)"
             for L, n, c in zip(depths, norms, construction) if c is not None and n > c]
+
+
+#: Relative spread of the fitting seeds' norms at one depth above which a note says the seeds
+#: end in different local minima: 1% is the precision at which ReLU norms are compared with a
+#: construction (README, Starts). Linear searches reach the closed form to 1e-4 or better, far
+#: inside it.
+SEED_SPREAD_RTOL = 1e-2
+
+
+def seed_spread_notes(depths: Sequence[int], fitting_norms: Sequence[Sequence[float]]) -> list[str]:
+    """Notes for the depths where the seeds that fit the data end more than
+    :data:`SEED_SPREAD_RTOL` apart (relative to the least).
+
+    ``fitting_norms[i]`` holds the norms of depth ``depths[i]``'s runs that fit. Each norm is an
+    UPPER bound on ``R(f; L)``: a spread says the searches stop in different local minima, so
+    the best of them, the one the depth fit uses, may still lie above the minimum.
+    """
+    notes = []
+    for L, norms in zip(depths, fitting_norms):
+        if len(norms) < 2:
+            continue
+        low, high = min(norms), max(norms)
+        if high > (1 + SEED_SPREAD_RTOL) * low:
+            notes.append(f"depth {L}: the {len(norms)} seeds that fit end {high / low - 1:.1%} "
+                         f"apart ({low:.6g} .. {high:.6g}): the search stops in different local "
+                         f"minima here, so the best norm is an upper bound that more seeds may "
+                         f"lower")
+    return notes
 
 
 def construction_norms(target: Target, depths: Sequence[int], width: int,

@@ -1,5 +1,6 @@
 """Diverged runs: a best norm orders of magnitude above an upper bound in hand is reported as
-diverged, left out of the depth fit, and never gives an R0.
+diverged, left out of the depth fit, and never gives an R0. Seeds that fit but end far apart
+get a note.
 
 The planted runs are real networks: a fitted linear network with its first layer multiplied by
 ``t`` and its second divided by ``t`` computes the same function (it still fits the data) while
@@ -19,6 +20,7 @@ from cbn.figures.commands.fit import print_summary
 from cbn.numerics.guards import DIVERGED_RATIO, diverged_depths
 from cbn.numerics.store import ResultStore, StoredRecord
 from cbn.numerics.sweep import execute_sweep, summarize
+from cbn.numerics.sweep.evidence import SEED_SPREAD_RTOL
 from cbn.numerics.weights import Network
 
 
@@ -105,3 +107,49 @@ def test_a_diverged_seed_does_not_hide_a_good_one(derivative_records):
     planted = _plant(derivative_records, {4}) + twin
     s = summarize(spec, planted).to_dict()
     assert s["diverged_depths"] == [] and s["R0_integer"] == 6
+
+
+def _second_seed(records, t_at: dict[int, float]):
+    """A seed-1 twin of every record, rescaled by ``t_at[depth]`` where given (same function,
+    larger norm: a second search that stopped at a worse point)."""
+    twins = []
+    for r in records:
+        w = _rescaled(r, t_at[r.config["depth"]]) if r.config["depth"] in t_at else r
+        twins.append(StoredRecord(w.key + "x", {**w.config, "seed": 1}, w.record, w.arrays))
+    return twins
+
+
+def _spread_notes(s: dict) -> list[str]:
+    return [n for n in s["notes"] if "seeds that fit end" in n]
+
+
+def test_seeds_that_fit_far_apart_get_a_note(derivative_records):
+    spec = replace(DERIVATIVE, seeds=2)
+    assert _spread_notes(summarize(spec, derivative_records
+                                   + _second_seed(derivative_records, {})).to_dict()) == []
+    norm = {r.config["depth"]: r.record["norm_sq"] for r in derivative_records}
+    for t in (1.3, 1.05, 1.02):
+        s = summarize(spec, derivative_records
+                      + _second_seed(derivative_records, {4: t})).to_dict()
+        worse = _rescaled(next(r for r in derivative_records if r.config["depth"] == 4), t)
+        ratio = worse.record["norm_sq"] / norm[4]
+        if ratio > 1 + SEED_SPREAD_RTOL:
+            assert _spread_notes(s) == [
+                f"depth 4: the 2 seeds that fit end {ratio - 1:.1%} apart ({norm[4]:.6g} .. "
+                f"{worse.record['norm_sq']:.6g}): the search stops in different local minima "
+                f"here, so the best norm is an upper bound that more seeds may lower"]
+        else:
+            assert _spread_notes(s) == [], ratio
+    ratios = [_rescaled(next(r for r in derivative_records if r.config["depth"] == 4), t)
+              .record["norm_sq"] / norm[4] for t in (1.3, 1.05, 1.02)]
+    assert ratios[0] > 1 + SEED_SPREAD_RTOL > ratios[-1]  # both branches were taken
+    # the best norm and the fit are those of seed 0: the note changes nothing else
+    assert s["norm"][s["depths"].index(4)] == norm[4] and s["R0_integer"] == 6
+
+
+def test_a_seed_that_misses_the_data_does_not_count_as_spread(derivative_records):
+    spec = replace(DERIVATIVE, seeds=2)
+    missed = [StoredRecord(r.key, r.config, {**r.record, "residual_rel": 1.0}, r.arrays)
+              if r.config["depth"] == 4 else r
+              for r in _second_seed(derivative_records, {4: 1.3})]
+    assert _spread_notes(summarize(spec, derivative_records + missed).to_dict()) == []
