@@ -53,6 +53,11 @@ def _stored_network(record: StoredRecord, spec: SweepSpec) -> Network:
     return Network.from_arrays(record.arrays, spec.activation, spec.convention)
 
 
+def _fitting_runs(spec: SweepSpec, runs: Sequence[StoredRecord]) -> list[StoredRecord]:
+    """The runs whose network fits the data (``residual_rel <= spec.residual_rtol``)."""
+    return [r for r in runs if r.record["residual_rel"] <= spec.residual_rtol]
+
+
 def _best_per_depth(spec: SweepSpec, by_depth: dict[int, list[StoredRecord]],
                     flags: list[str]) -> list[StoredRecord]:
     """Per depth (sorted) the least norm that fits; the least residual (flagged) if none does.
@@ -63,7 +68,7 @@ def _best_per_depth(spec: SweepSpec, by_depth: dict[int, list[StoredRecord]],
     best = []
     for L in sorted(by_depth):
         runs = by_depth[L]
-        ok = [r for r in runs if r.record["residual_rel"] <= spec.residual_rtol]
+        ok = _fitting_runs(spec, runs)
         if not ok:
             closest = min(runs, key=lambda r: r.record["residual_rel"])
             flags.append(f"depth {L}: no seed fits the data to residual_rel <= "
@@ -189,8 +194,8 @@ def summarize(spec: SweepSpec, records: Sequence[StoredRecord]) -> SweepSummary:
         notes.append(f"{len(kept)} depth(s) to fit (at least 3 are needed): no depth fit")
     if construction is not None:
         flags += construction_flags(depths, norms, construction)
-    notes += seed_spread_notes(depths, [[r.record["norm_sq"] for r in by_depth[L]
-                                         if r.record["residual_rel"] <= spec.residual_rtol]
+    notes += seed_spread_notes(depths, [[r.record["norm_sq"]
+                                         for r in _fitting_runs(spec, by_depth[L])]
                                         for L in depths])
     # the CBN picture comes from the deepest depth whose search did not diverge
     shown = max((i for i, L in enumerate(depths) if L not in diverged), default=len(depths) - 1)
