@@ -178,6 +178,25 @@ def test_r0_lower_bound_sums_ranks_not_frequencies():
     assert relu.r0_upper_bound() == 6
 
 
+@pytest.mark.parametrize("name,params", [
+    ("bottleneck", {}),
+    ("bottleneck_2d", {"spatial": [4, 4], "K": 1}),
+    ("bottleneck", {"spatial": [10], "K": 2, "c_rep": 2, "c_in": 3, "c_out": 2, "hidden": 5}),
+])
+@pytest.mark.parametrize("data_seed", [0, 3])
+def test_r0_lower_bound_finds_the_full_rank_of_a_bottleneck(name, params, data_seed):
+    """The constant-input rank of a bottleneck target is full only where enough hidden ReLUs
+    are active; the bound maximises over enough constant inputs to find such a point, so on
+    these teachers it meets the construction's upper bound. With 3 inputs every case but one
+    falls short (``bottleneck`` and the 4x4 ``bottleneck_2d`` on data seed 0: 5 and 9, half)."""
+    from cbn.numerics.sweep import target_r0_lower_bound
+    from cbn.numerics.targets import get_target
+
+    target = get_target(name, **params)
+    lower = target_r0_lower_bound(target, target.sample(12, data_seed))
+    assert lower["rank_sum"] == target.r0_upper_bound()
+
+
 def test_bottleneck_construction_represents_target_with_upper_bound_slope():
     """The explicit network: f exactly, norm growing by sum_m dim V_m per added layer."""
     from cbn.numerics.spectra import forward, near_one_counts, weight_spectra
