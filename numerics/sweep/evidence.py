@@ -33,7 +33,7 @@ FIT = "least-squares estimate from the best norm per depth (themselves upper bou
 #: input depends on which hidden ReLUs are active there, and a bottleneck target reaches its
 #: full rank only on part of the input range (on ``bottleneck_2d`` 4x4 at about half of the
 #: draws, on ``bottleneck`` with two kept channels at two thirds): with 3 inputs a bound of
-#: half the true one was common. Every input costs one finite-difference Jacobian, about 0.03 s
+#: half the full rank was common. Every input costs one finite-difference Jacobian, about 0.03 s
 #: on a 28x28 grid, so many are cheap; the bound stays valid for any count (it is a max over
 #: points at each of which it holds).
 R0_BOUND_INPUTS = 32
