@@ -187,7 +187,7 @@ def test_r0_lower_bound_sums_ranks_not_frequencies():
 def test_r0_lower_bound_finds_the_full_rank_of_a_bottleneck(name, params, data_seed):
     """The constant-input rank of a bottleneck target is full only where enough hidden ReLUs
     are active; the bound maximises over enough constant inputs to find such a point, so on
-    these teachers it meets the construction's upper bound. With 3 inputs every case but one
+    these teachers it meets the construction's upper bound. With 3 inputs every case here
     falls short (``bottleneck`` and the 4x4 ``bottleneck_2d`` on data seed 0: 5 and 9, half)."""
     from cbn.numerics.sweep import target_r0_lower_bound
     from cbn.numerics.targets import get_target
