@@ -1,0 +1,65 @@
+"""How much a ReLU minimal-norm search moves when its samples move by round-off.
+
+One run of the default start (the weight-decay path, seed 0) at depth 5 on each benchmark
+target of :mod:`tests.bench_search` (12 samples, width 8), on the samples as drawn and on the
+samples multiplied entrywise by ``1 + eps z`` (``z`` standard Gaussian, fixed seed) for each
+``eps`` of :data:`EPS`. A run is deterministic on one installation, but a search through ReLU
+kinks is chaotic: a change of the data at the size of one rounding step (``eps = 1e-15``) stands
+for what another CPU, BLAS or numpy/torch build does to the arithmetic. The printed relative
+changes of the best norm say how far a table of single-seed norms measured on one installation
+can be trusted on another.
+
+Run: ``pytest -m bench tests/bench_round_off.py -s``; ``CBN_BENCH_TARGETS`` picks the targets
+(labels of :data:`tests.bench_search.TARGET_ARGS`, default ``relu_lowpass,bottleneck-d12``),
+``CBN_BENCH_DEPTH`` the depth (default 5).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import numpy as np
+import pytest
+
+from cbn.numerics.search import Architecture, SearchSettings, Start, min_norm_fit
+from cbn.numerics.sweep.spec import target_from_config
+from tests.bench_search import TARGET_ARGS
+
+#: Relative sizes of the perturbation of the samples (0: the samples as drawn).
+EPS = (0.0, 1e-15, 1e-13)
+
+
+def _target(label: str):
+    """The target of a :data:`TARGET_ARGS` label, its ``--param KEY=VALUE`` pairs read as JSON."""
+    name, args = TARGET_ARGS[label]
+    params = dict(pair.split("=", 1) for pair in args[1::2])
+    return target_from_config({"spec": name,
+                               "params": {k: json.loads(v) for k, v in params.items()}})
+
+
+@pytest.mark.bench
+def test_round_off_moves_the_search():
+    labels = os.environ.get("CBN_BENCH_TARGETS", "relu_lowpass,bottleneck-d12").split(",")
+    depth = int(os.environ.get("CBN_BENCH_DEPTH", "5"))
+    unknown = sorted(set(labels) - set(TARGET_ARGS))
+    if unknown:
+        pytest.fail(f"unknown CBN_BENCH_TARGETS {unknown}: use labels of {sorted(TARGET_ARGS)}")
+    architecture = Architecture.uniform(depth, 8, activation="relu")
+    for label in labels:
+        target = _target(label)
+        X = target.sample(12, 0)
+        Y = target.evaluate(X)
+        z = np.random.default_rng(1).standard_normal(X.shape)
+        norms = []
+        print(f"\n{label}, depth {depth}, path start seed 0, 12 samples, width 8:")
+        for eps in EPS:
+            t0 = time.perf_counter()
+            run = min_norm_fit(X * (1 + eps * z), Y, architecture, Start.path(0),
+                               SearchSettings())
+            norms.append(run.norm_sq)
+            print(f"  eps {eps:7.0e}: norm {run.norm_sq:.4f} (UPPER bound), residual "
+                  f"{run.residual_rel:.1e}, change {run.norm_sq / norms[0] - 1:+.2%}, "
+                  f"{time.perf_counter() - t0:.0f} s")
+        assert all(np.isfinite(norms))
