@@ -1,7 +1,7 @@
 """How much a ReLU minimal-norm search moves when its samples move by round-off.
 
 One run of the default start (the weight-decay path, seed 0) at depth 5 on each benchmark
-target of :mod:`tests.bench_search` (12 samples, width 8), on the samples as drawn and on the
+target of ``tests/bench_search.py`` (12 samples, width 8), on the samples as drawn and on the
 samples multiplied entrywise by ``1 + eps z`` (``z`` standard Gaussian, fixed seed) for each
 ``eps`` of :data:`EPS`. A run is deterministic on one installation, but a search through ReLU
 kinks is chaotic: a change of the data at the size of one rounding step (``eps = 1e-15``) stands
@@ -10,7 +10,7 @@ changes of the best norm say how far a table of single-seed norms measured on on
 can be trusted on another.
 
 Run: ``pytest -m bench tests/bench_round_off.py -s``; ``CBN_BENCH_TARGETS`` picks the targets
-(labels of :data:`tests.bench_search.TARGET_ARGS`, default ``relu_lowpass,bottleneck-d12``),
+(labels of :data:`bench_search.TARGET_ARGS`, default ``relu_lowpass,bottleneck-d12``),
 ``CBN_BENCH_DEPTH`` the depth (default 5).
 """
 
@@ -22,10 +22,10 @@ import time
 
 import numpy as np
 import pytest
+from bench_search import TARGET_ARGS
 
 from cbn.numerics.search import Architecture, SearchSettings, Start, min_norm_fit
 from cbn.numerics.sweep.spec import target_from_config
-from tests.bench_search import TARGET_ARGS
 
 #: Relative sizes of the perturbation of the samples (0: the samples as drawn).
 EPS = (0.0, 1e-15, 1e-13)
