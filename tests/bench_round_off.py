@@ -16,7 +16,6 @@ Run: ``pytest -m bench tests/bench_round_off.py -s``; ``CBN_BENCH_TARGETS`` pick
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -24,6 +23,7 @@ import numpy as np
 import pytest
 from bench_search import TARGET_ARGS
 
+from cbn.figures.commands.fit import key_value
 from cbn.numerics.search import Architecture, SearchSettings, Start, min_norm_fit
 from cbn.numerics.sweep.spec import target_from_config
 
@@ -34,11 +34,11 @@ RESIDUAL_RTOL = SearchSettings().residual_rtol
 
 
 def _target(label: str):
-    """The target of a :data:`TARGET_ARGS` label, its ``--param KEY=VALUE`` pairs read as JSON."""
+    """The target of a :data:`TARGET_ARGS` label, its ``--param KEY=VALUE`` pairs read as
+    ``cbn fit`` reads them."""
     name, args = TARGET_ARGS[label]
-    params = dict(pair.split("=", 1) for pair in args[1::2])
-    return target_from_config({"spec": name,
-                               "params": {k: json.loads(v) for k, v in params.items()}})
+    parse = key_value("--param")
+    return target_from_config({"spec": name, "params": dict(map(parse, args[1::2]))})
 
 
 @pytest.mark.bench
